@@ -1,0 +1,2 @@
+//! The `kiln` binary (stub; the CLI is written next).
+fn main() {}

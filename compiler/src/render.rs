@@ -1,0 +1,296 @@
+//! Rendering diagnostics: for people (miette, rustc-like) and for machines (JSON).
+//!
+//! Diagnostics stay data until here. Human output never contains colour unless asked, so
+//! snapshots are stable; the width is fixed by the caller.
+
+use std::fmt;
+
+use kiln_lang::{Diagnostic, Severity, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use serde::Serialize;
+
+use crate::source::SourceMap;
+
+/// Options for human-readable output.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanStyle {
+    pub width: usize,
+    pub color: bool,
+}
+
+impl Default for HumanStyle {
+    fn default() -> Self {
+        HumanStyle {
+            width: 100,
+            color: false,
+        }
+    }
+}
+
+/// Renders diagnostics without colour at a fixed width (used by tests and non-terminals).
+pub fn render_plain(diagnostics: &[Diagnostic], sources: &SourceMap, width: usize) -> String {
+    render_human(diagnostics, sources, HumanStyle { width, color: false })
+}
+
+/// Renders diagnostics rustc-style, one after another, followed by nothing else.
+pub fn render_human(diagnostics: &[Diagnostic], sources: &SourceMap, style: HumanStyle) -> String {
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_links(false)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let report = Report::new(diagnostic, sources);
+        if handler.render_report(&mut out, &report).is_err() {
+            // The renderer only fails on fmt errors of a String, which cannot happen; fall back anyway.
+            out.push_str(&format!("{}: {}\n", diagnostic.code.id, diagnostic.message));
+        }
+    }
+    out
+}
+
+/// A one-line summary such as `error: 2 errors, 1 warning` (empty when there are none).
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, 0) => String::new(),
+        (0, w) => format!("warning: {}", plural(w, "warning")),
+        (e, 0) => format!("error: {}", plural(e, "error")),
+        (e, w) => format!("error: {}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+/// The machine-readable form of one diagnostic (`--format json`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JsonDiagnostic {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub span: JsonSpan,
+    pub label: String,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+    pub related: Vec<JsonLabel>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JsonSpan {
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JsonLabel {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub span: JsonSpan,
+    pub message: String,
+}
+
+fn json_label(span: Span, message: &str, sources: &SourceMap) -> JsonLabel {
+    let (line, column) = sources.line_col(span.file, span.start as usize);
+    JsonLabel {
+        file: sources.name(span.file).to_string(),
+        line,
+        column,
+        span: JsonSpan {
+            start: span.start as usize,
+            end: span.end as usize,
+        },
+        message: message.to_string(),
+    }
+}
+
+pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
+    let primary = json_label(diagnostic.primary.span, &diagnostic.primary.message, sources);
+    JsonDiagnostic {
+        code: diagnostic.code.id,
+        name: diagnostic.code.name,
+        severity: match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        message: diagnostic.message.clone(),
+        file: primary.file,
+        line: primary.line,
+        column: primary.column,
+        span: primary.span,
+        label: primary.message,
+        help: diagnostic.help.clone(),
+        notes: diagnostic.notes.clone(),
+        related: diagnostic
+            .secondary
+            .iter()
+            .map(|l| json_label(l.span, &l.message, sources))
+            .collect(),
+    }
+}
+
+/// All diagnostics as one JSON document: `{"diagnostics": [...]}`.
+pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+    #[derive(Serialize)]
+    struct Doc {
+        diagnostics: Vec<JsonDiagnostic>,
+    }
+    let doc = Doc {
+        diagnostics: diagnostics.iter().map(|d| to_json(d, sources)).collect(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{\"diagnostics\":[]}".to_string())
+}
+
+/// Adapts one [`Diagnostic`] to miette. Labels in the primary file are drawn on the snippet;
+/// labels in other files become notes with their location, since a snippet shows one file.
+struct Report<'a> {
+    diagnostic: &'a Diagnostic,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    footer: Option<String>,
+}
+
+impl<'a> Report<'a> {
+    fn new(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Self {
+        let file = diagnostic.primary.span.file;
+        let text = sources.text(file).to_string();
+        let clamp = |span: Span| {
+            let start = (span.start as usize).min(text.len());
+            let end = (span.end as usize).clamp(start, text.len());
+            (start, end - start)
+        };
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            non_empty(&diagnostic.primary.message),
+            clamp(diagnostic.primary.span),
+        )];
+        let mut notes: Vec<String> = diagnostic.notes.iter().map(|n| format!("note: {n}")).collect();
+        for label in &diagnostic.secondary {
+            if label.span.file == file {
+                labels.push(LabeledSpan::new_with_span(
+                    non_empty(&label.message),
+                    clamp(label.span),
+                ));
+            } else {
+                let (line, col) = sources.line_col(label.span.file, label.span.start as usize);
+                notes.push(format!(
+                    "note: {} ({}:{line}:{col})",
+                    label.message,
+                    sources.name(label.span.file)
+                ));
+            }
+        }
+        let footer = (!notes.is_empty()).then(|| notes.join("\n"));
+        Report {
+            diagnostic,
+            source: NamedSource::new(sources.name(file), text).with_language("kiln"),
+            labels,
+            footer,
+        }
+    }
+}
+
+fn non_empty(message: &str) -> Option<String> {
+    (!message.is_empty()).then(|| message.to_string())
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.diagnostic.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.code.id))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        match (&self.diagnostic.help, &self.footer) {
+            (Some(help), Some(footer)) => Some(Box::new(format!("{help}\n{footer}"))),
+            (Some(help), None) => Some(Box::new(help.as_str())),
+            (None, Some(footer)) => Some(Box::new(footer.as_str())),
+            (None, None) => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_lang::codes;
+
+    fn sample() -> (Vec<Diagnostic>, SourceMap) {
+        let mut sources = SourceMap::default();
+        let file = sources.add("team/project.kiln", "kf.Notebook \"dev\" {\n  memroy = 16Gi\n}\n");
+        let diag = Diagnostic::error(
+            codes::UNEXPECTED_TOKEN,
+            "unknown field `memroy` in Notebook",
+            Span::new(file, 22, 28),
+            "not a field of Notebook",
+        )
+        .with_help("did you mean `memory`?");
+        (vec![diag], sources)
+    }
+
+    #[test]
+    fn plain_rendering_has_code_label_and_help() {
+        let (diags, sources) = sample();
+        let text = render_plain(&diags, &sources, 80);
+        assert!(text.contains("K0001"), "{text}");
+        assert!(text.contains("team/project.kiln:2:3"), "{text}");
+        assert!(text.contains("not a field of Notebook"), "{text}");
+        assert!(text.contains("did you mean `memory`?"), "{text}");
+        assert!(!text.contains('\u{1b}'), "no colour codes: {text}");
+    }
+
+    #[test]
+    fn json_has_position() {
+        let (diags, sources) = sample();
+        let json = to_json(&diags[0], &sources);
+        assert_eq!((json.line, json.column), (2, 3));
+        assert_eq!(json.span, JsonSpan { start: 22, end: 28 });
+        assert_eq!(json.code, "K0001");
+    }
+
+    #[test]
+    fn summary_counts() {
+        let (diags, _) = sample();
+        assert_eq!(summary(&diags), "error: 1 error");
+        assert_eq!(summary(&[]), "");
+    }
+}

@@ -1,0 +1,168 @@
+//! Sources: the one I/O boundary of the compiler ([`SourceLoader`]) and the map of loaded files.
+//!
+//! The compiler never touches the file system itself. The CLI passes a loader that reads files;
+//! tests pass a [`MemoryLoader`]. Standard-library modules are embedded in the binary and never
+//! go through the loader.
+
+use std::collections::BTreeMap;
+
+use kiln_lang::FileId;
+
+/// Why a source could not be loaded, in words for the user (`no such file`, `permission denied`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+/// Reads source files by path. Paths are `/`-separated, as written in the spec or on the command line.
+pub trait SourceLoader {
+    fn load(&self, path: &str) -> Result<String, LoadError>;
+}
+
+/// An in-memory loader for tests and for embedding.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLoader {
+    files: BTreeMap<String, String>,
+}
+
+impl MemoryLoader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, path: &str, text: &str) -> Self {
+        self.insert(path, text);
+        self
+    }
+
+    pub fn insert(&mut self, path: &str, text: &str) {
+        self.files.insert(normalize_path(path), text.to_string());
+    }
+}
+
+impl SourceLoader for MemoryLoader {
+    fn load(&self, path: &str) -> Result<String, LoadError> {
+        self.files
+            .get(&normalize_path(path))
+            .cloned()
+            .ok_or_else(|| LoadError("no such file".to_string()))
+    }
+}
+
+/// One loaded file.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as shown to the user (`examples/team/project.kiln`, `<stdlib>/kubeflow.kiln`).
+    pub name: String,
+    pub text: String,
+}
+
+/// Every file loaded during one compilation, indexed by [`FileId`].
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        self.files.push(SourceFile {
+            name: name.into(),
+            text: text.into(),
+        });
+        FileId((self.files.len() - 1) as u32)
+    }
+
+    pub fn get(&self, id: FileId) -> Option<&SourceFile> {
+        self.files.get(id.0 as usize)
+    }
+
+    pub fn name(&self, id: FileId) -> &str {
+        self.get(id).map_or("<unknown>", |f| f.name.as_str())
+    }
+
+    pub fn text(&self, id: FileId) -> &str {
+        self.get(id).map_or("", |f| f.text.as_str())
+    }
+
+    pub fn find(&self, name: &str) -> Option<FileId> {
+        self.files
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| FileId(i as u32))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
+        let text = self.text(id);
+        let offset = offset.min(text.len());
+        let before = &text[..floor_char_boundary(text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// Normalizes `a/./b/../c.kiln` to `a/c.kiln` (purely textual; no file system access).
+pub fn normalize_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            _ => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute { format!("/{joined}") } else { joined }
+}
+
+/// Resolves an import path written in `from` (a file path) to a loader path.
+pub fn join_relative(from: &str, import: &str) -> String {
+    let dir = match from.rfind('/') {
+        Some(i) => &from[..i],
+        None => "",
+    };
+    if dir.is_empty() {
+        normalize_path(import)
+    } else {
+        normalize_path(&format!("{dir}/{import}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_path("a/./b/../c.kiln"), "a/c.kiln");
+        assert_eq!(normalize_path("../x/y.kiln"), "../x/y.kiln");
+        assert_eq!(
+            join_relative("team/main.kiln", "./lib/common.kiln"),
+            "team/lib/common.kiln"
+        );
+        assert_eq!(join_relative("main.kiln", "../shared.kiln"), "../shared.kiln");
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        let mut map = SourceMap::default();
+        let id = map.add("f", "ab\nçd = 1");
+        assert_eq!(map.line_col(id, 0), (1, 1));
+        assert_eq!(map.line_col(id, 3), (2, 1));
+        assert_eq!(map.line_col(id, 6), (2, 3));
+    }
+}

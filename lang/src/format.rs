@@ -1,0 +1,1 @@
+//! Formatter: AST + comments -> canonical text (to be written).
