@@ -1,0 +1,356 @@
+//! Object identity and the desired-object newtype.
+//!
+//! Everything the engine decides is keyed by [`ObjectId`] (group, version, kind, namespace,
+//! name). The version is carried for requests but ignored for identity comparisons between
+//! desired and live state, because the same object is reachable under several versions.
+//! [`Manifest`] wraps a `serde_json::Value` that has been checked to be a Kubernetes object
+//! and carries its `kiln.dev/content-hash` (computed here when the input lacks one).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Annotation carrying blake3 of the canonical object without this annotation.
+pub const CONTENT_HASH: &str = "kiln.dev/content-hash";
+/// Annotation opting an object out of pruning (`disabled`) or a PVC into it (`enabled`).
+pub const PRUNE_ANNOTATION: &str = "kiln.dev/prune";
+/// Annotation listing JSON pointers of fields whose values are never printed.
+pub const SECRET_FIELDS: &str = "kiln.dev/secret-fields";
+/// The field manager name kiln applies with.
+pub const FIELD_MANAGER: &str = "kiln";
+
+/// A group and kind, the unit the ApplySet parent records and the unit LISTs are made for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+impl fmt::Display for GroupKind {
+    /// `Kind.group`, or `Kind` for the core group: the format of kubectl's
+    /// `applyset.kubernetes.io/contains-group-kinds`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            f.write_str(&self.kind)
+        } else {
+            write!(f, "{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+impl GroupKind {
+    /// Parses `Kind.group` / `Kind` (the inverse of `Display`).
+    pub fn parse(s: &str) -> Option<GroupKind> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        Some(match s.split_once('.') {
+            Some((kind, group)) => GroupKind {
+                group: group.to_string(),
+                kind: kind.to_string(),
+            },
+            None => GroupKind {
+                group: String::new(),
+                kind: s.to_string(),
+            },
+        })
+    }
+}
+
+/// Identity of one object. Equality and order ignore `version` (see the module docs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectId {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    fn key(&self) -> (&str, &str, &str, &str) {
+        (&self.group, &self.kind, &self.namespace, &self.name)
+    }
+
+    /// The group and kind.
+    pub fn group_kind(&self) -> GroupKind {
+        GroupKind {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+        }
+    }
+
+    /// `group/version` or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Reads the identity of any object-shaped value.
+    pub fn from_value(v: &Value) -> Result<ObjectId, String> {
+        let api_version = v
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .ok_or("missing apiVersion")?;
+        let kind = v
+            .get("kind")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .ok_or("missing kind")?;
+        let meta = v.get("metadata");
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("{kind} without metadata.name (generateName is not supported: kiln needs stable names to find objects again)"))?;
+        let namespace = meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        Ok(ObjectId {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+    }
+}
+
+impl PartialEq for ObjectId {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for ObjectId {}
+impl std::hash::Hash for ObjectId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+impl PartialOrd for ObjectId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ObjectId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Display for ObjectId {
+    /// `Kind/namespace/name`, or `Kind/name` for cluster-scoped objects.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// One desired object: a JSON object with apiVersion, kind and metadata.name, whose
+/// `kiln.dev/content-hash` annotation is present (added by [`Manifest::new`] when missing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Manifest(Value);
+
+impl Manifest {
+    /// Checks the shape and fills in the content hash when the input lacks one.
+    ///
+    /// A hash that is present is trusted: the compiler computes it with the same function
+    /// ([`content_hash`]) and re-hashing every object on every run would be wasted work.
+    pub fn new(mut value: Value) -> Result<Manifest, String> {
+        if !value.is_object() {
+            return Err("a manifest must be a JSON/YAML mapping".into());
+        }
+        ObjectId::from_value(&value)?;
+        if annotation(&value, CONTENT_HASH).is_none() {
+            let hash = content_hash(&value);
+            set_annotation(&mut value, CONTENT_HASH, &hash);
+        }
+        Ok(Manifest(value))
+    }
+
+    /// The object.
+    pub fn value(&self) -> &Value {
+        &self.0
+    }
+
+    /// Consumes the newtype.
+    pub fn into_value(self) -> Value {
+        self.0
+    }
+
+    /// The identity (infallible: checked in [`Manifest::new`]).
+    pub fn id(&self) -> ObjectId {
+        ObjectId::from_value(&self.0).expect("checked in Manifest::new")
+    }
+
+    /// The `kiln.dev/content-hash` annotation (always present).
+    pub fn hash(&self) -> &str {
+        annotation(&self.0, CONTENT_HASH).unwrap_or_default()
+    }
+}
+
+/// blake3 (hex) of the canonical form of `obj` without the `kiln.dev/content-hash`
+/// annotation. Canonical = JSON with object keys sorted at every level and no whitespace, so
+/// the hash does not depend on key order or formatting (YAML vs JSON input).
+pub fn content_hash(obj: &Value) -> String {
+    let mut obj = obj.clone();
+    if let Some(annotations) = obj
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(CONTENT_HASH);
+        if annotations.is_empty() {
+            obj["metadata"]
+                .as_object_mut()
+                .expect("metadata is an object")
+                .remove("annotations");
+        }
+    }
+    let mut out = String::new();
+    write_canonical(&obj, &mut out);
+    blake3::hash(out.as_bytes()).to_hex().to_string()
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// An annotation's value.
+pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get("annotations")?.get(key)?.as_str()
+}
+
+/// A label's value.
+pub fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get("labels")?.get(key)?.as_str()
+}
+
+fn metadata_map<'a>(obj: &'a mut Value, field: &str) -> &'a mut Map<String, Value> {
+    let meta = obj
+        .as_object_mut()
+        .expect("objects only")
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    let m = meta
+        .as_object_mut()
+        .expect("just made an object")
+        .entry(field)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !m.is_object() {
+        *m = Value::Object(Map::new());
+    }
+    m.as_object_mut().expect("just made an object")
+}
+
+/// Sets an annotation, creating `metadata.annotations` when needed.
+pub fn set_annotation(obj: &mut Value, key: &str, value: &str) {
+    metadata_map(obj, "annotations").insert(key.into(), Value::String(value.into()));
+}
+
+/// Sets a label, creating `metadata.labels` when needed.
+pub fn set_label(obj: &mut Value, key: &str, value: &str) {
+    metadata_map(obj, "labels").insert(key.into(), Value::String(value.into()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hash_ignores_key_order_and_its_own_annotation() {
+        let a =
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"x":"1","y":"2"}});
+        let b = json!({"kind":"ConfigMap","data":{"y":"2","x":"1"},"metadata":{"name":"a","annotations":{CONTENT_HASH:"zzz"}},"apiVersion":"v1"});
+        assert_eq!(content_hash(&a), content_hash(&b));
+        let c =
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"x":"2","y":"2"}});
+        assert_ne!(content_hash(&a), content_hash(&c));
+    }
+
+    #[test]
+    fn manifest_fills_in_hash_and_keeps_given_one() {
+        let m = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})).unwrap();
+        assert_eq!(m.hash().len(), 64);
+        let given = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","annotations":{CONTENT_HASH:"h1"}}})).unwrap();
+        assert_eq!(given.hash(), "h1");
+    }
+
+    #[test]
+    fn manifest_rejects_non_objects_and_missing_names() {
+        assert!(Manifest::new(json!([1])).is_err());
+        let err =
+            Manifest::new(json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"generateName":"x-"}}))
+                .unwrap_err();
+        assert!(err.contains("generateName"), "{err}");
+    }
+
+    #[test]
+    fn ids_compare_without_version_and_print_kind_namespace_name() {
+        let a = ObjectId::from_value(&json!({"apiVersion":"kubeflow.org/v1","kind":"Notebook","metadata":{"name":"nb","namespace":"team"}})).unwrap();
+        let mut b = a.clone();
+        b.version = "v1beta1".into();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "Notebook/team/nb");
+        assert_eq!(a.api_version(), "kubeflow.org/v1");
+        let ns =
+            ObjectId::from_value(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}}))
+                .unwrap();
+        assert_eq!(ns.to_string(), "Namespace/team");
+    }
+
+    #[test]
+    fn group_kind_round_trips_kubectl_format() {
+        for s in [
+            "ConfigMap",
+            "Deployment.apps",
+            "InferenceService.serving.kserve.io",
+        ] {
+            assert_eq!(GroupKind::parse(s).unwrap().to_string(), s);
+        }
+    }
+}
