@@ -124,6 +124,42 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// How many syntax diagnostics one file reports before [`crate::codes::TOO_MANY_ERRORS`].
+pub const MAX_SYNTAX_DIAGNOSTICS: usize = 50;
+
+/// Collects the diagnostics of one file's lexing and parsing, keeping at most
+/// [`MAX_SYNTAX_DIAGNOSTICS`] and then one K0009, so a garbage file cannot flood the user (or
+/// memory) with millions of errors.
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    seen: usize,
+}
+
+impl Sink {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
+        self.seen += 1;
+        if self.seen <= MAX_SYNTAX_DIAGNOSTICS {
+            self.diagnostics.push(diagnostic);
+        } else if self.seen == MAX_SYNTAX_DIAGNOSTICS + 1 {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    crate::codes::TOO_MANY_ERRORS,
+                    format!("too many syntax errors; only the first {MAX_SYNTAX_DIAGNOSTICS} are reported"),
+                    diagnostic.primary.span,
+                    "more errors from here on",
+                )
+                .with_help("fix the errors above and run again"),
+            );
+        }
+    }
+
+    /// True once the cap is reached: callers may skip building messages nobody will see.
+    pub(crate) fn is_full(&self) -> bool {
+        self.seen > MAX_SYNTAX_DIAGNOSTICS
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

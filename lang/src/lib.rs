@@ -10,6 +10,7 @@ pub mod format;
 pub mod lexer;
 pub mod parser;
 pub mod span;
+pub mod testing;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
 pub use span::{FileId, Span};
