@@ -196,7 +196,8 @@ pub fn parse_conflicts(message: &str) -> Vec<ManagerConflict> {
 /// One failure, about one object (or about the whole run when `object` is `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReconcileError {
-    pub object: Option<ObjectId>,
+    /// Boxed to keep `Result<_, ReconcileError>` small.
+    pub object: Option<Box<ObjectId>>,
     /// What kiln was doing: "list", "dry-run apply", "apply", "delete", "wait", ...
     pub operation: String,
     #[serde(flatten)]
@@ -207,7 +208,7 @@ impl ReconcileError {
     /// An error about one object.
     pub fn object(id: &ObjectId, operation: &str, cause: Cause) -> ReconcileError {
         ReconcileError {
-            object: Some(id.clone()),
+            object: Some(Box::new(id.clone())),
             operation: operation.into(),
             cause,
         }
@@ -225,7 +226,7 @@ impl ReconcileError {
     /// From a client error.
     pub fn kube(id: Option<&ObjectId>, operation: &str, e: &kube::Error) -> ReconcileError {
         ReconcileError {
-            object: id.cloned(),
+            object: id.cloned().map(Box::new),
             operation: operation.into(),
             cause: Cause::from_kube(e),
         }

@@ -29,8 +29,8 @@ use crate::diff::{differs, object_diff};
 use crate::error::{ApiFailure, Cause, ReconcileError};
 use crate::inventory::{Inventory, PART_OF};
 use crate::managed::{coverage, fields_of, other_managers, project};
-use crate::object::{CONTENT_HASH, FIELD_MANAGER, Manifest, ObjectId, PRUNE_ANNOTATION, annotation};
-use crate::order::{apply_key, sort_for_delete};
+use crate::object::{CONTENT_HASH, FIELD_MANAGER, Manifest, ObjectId, annotation};
+use crate::order::apply_key;
 use crate::runs::{id_is_run_like, is_finished};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -156,7 +156,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(id: ObjectId, action: Action) -> Change {
+    pub(crate) fn new(id: ObjectId, action: Action) -> Change {
         Change {
             id,
             action,
@@ -168,12 +168,12 @@ impl Change {
         }
     }
 
-    fn because(mut self, reason: impl Into<String>) -> Change {
+    pub(crate) fn because(mut self, reason: impl Into<String>) -> Change {
         self.reason = Some(reason.into());
         self
     }
 
-    fn blocked(id: ObjectId, error: ReconcileError) -> Change {
+    pub(crate) fn blocked(id: ObjectId, error: ReconcileError) -> Change {
         let mut c = Change::new(id, Action::Blocked);
         c.reason = Some(error.to_string());
         c.error = Some(error);
@@ -416,7 +416,7 @@ pub fn plan(
         changes.push(change);
     }
 
-    changes.extend(plan_prunes(&seen, live, policy, desired.is_empty()));
+    changes.extend(crate::prune::plan_prunes(&seen, live, policy, desired.is_empty()));
     Ok(Plan {
         applyset_id,
         changes,
@@ -537,74 +537,6 @@ fn drift_reason(live: &Value, body: &Value, uncovered: &[String]) -> String {
     } else {
         format!("reverting drift: {}", who.join("; "))
     }
-}
-
-fn is_protected(id: &ObjectId, live: &Value) -> Option<String> {
-    match annotation(live, PRUNE_ANNOTATION) {
-        Some("disabled") => Some(format!("annotated {PRUNE_ANNOTATION}: disabled")),
-        Some("enabled") => None,
-        _ if id.group.is_empty() && id.kind == "PersistentVolumeClaim" => Some(format!(
-            "PersistentVolumeClaims hold data and are not pruned unless annotated {PRUNE_ANNOTATION}: enabled"
-        )),
-        _ => None,
-    }
-}
-
-fn plan_prunes(
-    desired: &BTreeSet<ObjectId>,
-    live: &LiveState,
-    policy: &PlanPolicy,
-    desired_empty: bool,
-) -> Vec<Change> {
-    let mut gone: Vec<ObjectId> = live
-        .objects
-        .keys()
-        .filter(|id| !desired.contains(id))
-        .cloned()
-        .collect();
-    sort_for_delete(&mut gone);
-    let mut out: Vec<Change> = gone
-        .into_iter()
-        .map(|id| {
-            let l = &live.objects[&id];
-            if !policy.desired_complete {
-                Change::new(id, Action::Skip).because(
-                    "not in the desired set, but the desired set is partial (compilation failed), so nothing is pruned",
-                )
-            } else if !policy.prune {
-                Change::new(id, Action::Skip).because("no longer desired; pruning is off")
-            } else if let Some(why) = is_protected(&id, l).filter(|_| !policy.allow_prune_protected) {
-                Change::new(id, Action::KeepProtected).because(why)
-            } else {
-                Change::new(id, Action::Prune)
-            }
-        })
-        .collect();
-
-    let count = out.iter().filter(|c| c.action == Action::Prune).count();
-    let total = live.objects.len();
-    let mass = count > policy.mass_prune_max_objects
-        || (count > 1 && count * 100 > total * policy.mass_prune_max_percent)
-        // An empty desired set that would delete anything is almost always a wrong path or
-        // an empty checkout, not an intent.
-        || (desired_empty && count > 0);
-    if mass && !policy.allow_mass_prune {
-        let why = format!(
-            "mass prune: {count} of {total} inventory objects would be deleted (limits: more than {} objects or more than {}% of the inventory{}); nothing is pruned unless this is confirmed with --allow-mass-prune",
-            policy.mass_prune_max_objects,
-            policy.mass_prune_max_percent,
-            if desired_empty {
-                ", or an empty desired set"
-            } else {
-                ""
-            }
-        );
-        for c in out.iter_mut().filter(|c| c.action == Action::Prune) {
-            let err = ReconcileError::object(&c.id, "prune", Cause::Other { detail: why.clone() });
-            *c = Change::blocked(c.id.clone(), err);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
