@@ -665,7 +665,15 @@ impl<'s> Lexer<'s> {
             }
         }
         let num_end = self.pos;
-        let number: String = self.src[start..num_end].chars().filter(|&c| c != '_').collect();
+        // Most numbers have no `_`: parse the source slice without allocating.
+        let raw = &self.src[start..num_end];
+        let cleaned;
+        let number = if raw.contains('_') {
+            cleaned = raw.replace('_', "");
+            cleaned.as_str()
+        } else {
+            raw
+        };
 
         // A suffix directly after the number: a unit, or a mistake.
         let suffix_end = match self.peek_byte(0) {
@@ -821,9 +829,19 @@ impl<'s> Lexer<'s> {
                     self.pos = p + 2;
                 }
                 _ => {
-                    let c = self.src[p..].chars().next().unwrap_or('\u{fffd}');
-                    text.push(c);
-                    self.pos = p + c.len_utf8();
+                    // A run of plain text in one copy (UTF-8 continuation bytes are never special).
+                    let run = self.bytes[p..]
+                        .iter()
+                        .position(|&b| matches!(b, b'"' | b'\n' | b'\r' | b'$' | b'\\' | b'{'))
+                        .map_or(self.bytes.len(), |n| p + n)
+                        .max(p + 1);
+                    let run = (run..=self.bytes.len())
+                        .find(|&e| self.src.is_char_boundary(e))
+                        .unwrap_or(run);
+                    if !multiline {
+                        text.push_str(&self.src[p..run]);
+                    }
+                    self.pos = run;
                 }
             }
         }

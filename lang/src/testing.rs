@@ -200,3 +200,49 @@ pub fn expr_sexpr(source: &str) -> String {
         _ => unreachable!("a let item"),
     }
 }
+
+/// Checks the formatter's contract on `source` (which must parse without errors other than
+/// K0003): the output parses without errors to the same items (ignoring spans), keeps every
+/// comment's text in order, and is a fixed point. Returns the formatted text, or what broke.
+pub fn check_format(source: &str) -> Result<String, String> {
+    let formatted = crate::format::format_source(FileId(0), source)
+        .map_err(|d| format!("input does not format:\n{}", render_plain(source, &d)))?;
+    let before = crate::parse(FileId(0), source);
+    let after = crate::parse(FileId(0), &formatted);
+    if after.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(format!(
+            "formatted output has errors:\n{}\n--- output ---\n{formatted}",
+            render_plain(&formatted, &after.diagnostics)
+        ));
+    }
+    if !same_items(&before.file, &after.file) {
+        let (a, b) = (strip_spans(&before.file.items), strip_spans(&after.file.items));
+        let at = a
+            .bytes()
+            .zip(b.bytes())
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        let from = at.saturating_sub(200);
+        return Err(format!(
+            "formatting changed the AST near:\n  before: {}\n  after:  {}\n--- output ---\n{formatted}",
+            a.get(from..(at + 200).min(a.len())).unwrap_or(""),
+            b.get(from..(at + 200).min(b.len())).unwrap_or("")
+        ));
+    }
+    let texts = |f: &SourceFile| f.comments.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    if texts(&before.file) != texts(&after.file) {
+        return Err(format!(
+            "comments changed: {:?} -> {:?}\n--- output ---\n{formatted}",
+            texts(&before.file),
+            texts(&after.file)
+        ));
+    }
+    let again =
+        crate::format::format_source(FileId(0), &formatted).map_err(|d| render_plain(&formatted, &d))?;
+    if again != formatted {
+        return Err(format!(
+            "not idempotent:\n--- first ---\n{formatted}\n--- second ---\n{again}"
+        ));
+    }
+    Ok(formatted)
+}

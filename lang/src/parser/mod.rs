@@ -270,6 +270,10 @@ impl<'a> Cx<'a> {
     pub fn doc_before(&self, pos: usize) -> Option<String> {
         let start = self.toks[pos].span.start;
         let prev_end = if pos == 0 { 0 } else { self.toks[pos - 1].span.end };
+        // Usually the gap is a newline and some spaces: no comment, no search.
+        if !self.src.as_bytes()[prev_end as usize..start as usize].contains(&b'#') {
+            return None;
+        }
         let hi = self.comments.partition_point(|c| c.span.start < start);
         let lo = self.comments[..hi].partition_point(|c| c.span.start < prev_end);
         let run = &self.comments[lo..hi];
