@@ -124,7 +124,9 @@ pub fn coverage(fields: &Value, body: &Value) -> (Vec<String>, Vec<String>) {
 
 fn walk(fs: Option<&Value>, v: &Value, path: &str, covered: &mut Vec<String>, uncovered: &mut Vec<String>) {
     let Some(fs) = fs else {
-        uncovered.push(path.to_string());
+        // Report the leaves, not the parent: another manager's set names leaves too, so the
+        // two can be intersected to say who took which field.
+        leaves(v, path, uncovered);
         return;
     };
     match v {
@@ -156,6 +158,17 @@ fn walk(fs: Option<&Value>, v: &Value, path: &str, covered: &mut Vec<String>, un
         }
         // Scalars, empty maps and atomic lists are owned as a whole.
         _ => covered.push(path.to_string()),
+    }
+}
+
+fn leaves(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, child) in map {
+                leaves(child, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => out.push(path.to_string()),
     }
 }
 
@@ -292,6 +305,14 @@ mod tests {
         fs["f:spec"].as_object_mut().unwrap().remove("f:replicas");
         let (_, uncovered) = coverage(&fs, &deployment_body("nginx:1"));
         assert_eq!(uncovered, [".spec.replicas"]);
+    }
+
+    #[test]
+    fn a_lost_parent_reports_its_leaves() {
+        let fs = json!({"f:metadata": {"f:labels": {"f:app": {}}}});
+        let body = json!({"metadata": {"labels": {"app": "x"}}, "data": {"a": "1", "b": {"c": "2"}}});
+        let (_, uncovered) = coverage(&fs, &body);
+        assert_eq!(uncovered, [".data.a", ".data.b.c"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! name). The version is carried for requests but ignored for identity comparisons between
 //! desired and live state, because the same object is reachable under several versions.
 //! [`Manifest`] wraps a `serde_json::Value` that has been checked to be a Kubernetes object
-//! and carries its `kiln.dev/content-hash` (computed here when the input lacks one).
+//! and carries its `kiln.dev/content-hash` (always recomputed here, see [`Manifest::new`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -167,17 +167,18 @@ impl fmt::Display for ObjectId {
 pub struct Manifest(Value);
 
 impl Manifest {
-    /// Checks the shape and fills in the content hash when the input lacks one.
+    /// Checks the shape and sets the content hash annotation to the hash of the content.
     ///
-    /// A hash that is present is trusted: the compiler computes it with the same function
-    /// ([`content_hash`]) and re-hashing every object on every run would be wasted work.
+    /// A hash already present is recomputed, not trusted: a hand-edited manifest that kept
+    /// a stale hash would otherwise be planned as unchanged and the edit would silently never
+    /// reach the cluster. Hashing costs microseconds per object.
     pub fn new(mut value: Value) -> Result<Manifest, String> {
         if !value.is_object() {
             return Err("a manifest must be a JSON/YAML mapping".into());
         }
         ObjectId::from_value(&value)?;
-        if annotation(&value, CONTENT_HASH).is_none() {
-            let hash = content_hash(&value);
+        let hash = content_hash(&value);
+        if annotation(&value, CONTENT_HASH) != Some(hash.as_str()) {
             set_annotation(&mut value, CONTENT_HASH, &hash);
         }
         Ok(Manifest(value))
@@ -313,11 +314,12 @@ mod tests {
     }
 
     #[test]
-    fn manifest_fills_in_hash_and_keeps_given_one() {
+    fn manifest_sets_the_hash_of_its_content() {
         let m = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})).unwrap();
         assert_eq!(m.hash().len(), 64);
-        let given = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","annotations":{CONTENT_HASH:"h1"}}})).unwrap();
-        assert_eq!(given.hash(), "h1");
+        // A stale hash (hand-edited output) is replaced, so the edit is not planned away.
+        let stale = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","annotations":{CONTENT_HASH:"h1"}}})).unwrap();
+        assert_eq!(stale.hash(), m.hash());
     }
 
     #[test]

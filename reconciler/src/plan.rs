@@ -477,8 +477,8 @@ fn plan_existing(
     match dry_run {
         Some(DryRun::Applied(after)) => {
             let fs = fields_of(after, FIELD_MANAGER).unwrap_or_else(|| json!({}));
-            let before = project(live, &fs);
-            let after_p = project(after, &fs);
+            let before = secret_data(id, live, project(live, &fs));
+            let after_p = secret_data(id, after, project(after, &fs));
             if drift && !differs(&before, &after_p) {
                 // Another manager set the same values kiln applied: ownership is shared,
                 // nothing to write.
@@ -514,6 +514,18 @@ fn plan_existing(
             c
         }
     }
+}
+
+/// A Secret's `stringData` is write-only: the server folds it into `data`, so kiln's managed
+/// `stringData` fields never show a value. Compare `data` as well (it is masked in diffs).
+fn secret_data(id: &ObjectId, full: &Value, mut projected: Value) -> Value {
+    if id.group.is_empty()
+        && id.kind == "Secret"
+        && let (Some(data), Some(p)) = (full.get("data"), projected.as_object_mut())
+    {
+        p.insert("data".into(), data.clone());
+    }
+    projected
 }
 
 /// Names the managers now owning fields kiln applied.
