@@ -22,6 +22,28 @@ codes! {
     DUPLICATE_DEFINITION = "K0104", "duplicate-definition", "A name is defined twice in the same scope.";
     REFERENCE_CYCLE = "K0105", "reference-cycle", "Record fields refer to each other in a cycle.";
     RECURSION = "K0106", "recursion", "A function calls itself, directly or through others.";
+    RECURSIVE_TYPE = "K0107", "recursive-type", "A type alias refers to itself.";
+    // K02xx: types and records.
+    TYPE_MISMATCH = "K0201", "type-mismatch", "A value has a different type than the one expected.";
+    BAD_CALL = "K0202", "bad-call", "A call has the wrong arguments, or calls something that is not a function.";
+    UNKNOWN_FIELD = "K0203", "unknown-field", "A record has a field its type does not declare.";
+    MISSING_FIELD = "K0204", "missing-field", "A record lacks a required field of its type.";
+    NOT_IN_ENUM = "K0205", "not-in-enum", "A value or pattern is not one of the alternatives of a union.";
+    REFINEMENT_VIOLATED = "K0206", "refinement-violated", "A literal is outside the range or pattern its type allows.";
+    CANNOT_INFER = "K0207", "cannot-infer", "The type of a lambda parameter or an empty collection cannot be inferred.";
+    INVALID_TYPE = "K0208", "invalid-type", "A type expression is malformed (mixed union, bad refinement, wrong type arguments).";
+    NON_EXHAUSTIVE = "K0209", "non-exhaustive-match", "A match does not cover every case.";
+    // K03xx: units and literals.
+    STRING_FOR_QUANTITY = "K0301", "string-for-quantity", "A string is given where a quantity, duration or percentage is expected.";
+    MISSING_UNIT = "K0302", "missing-unit", "A bare number is given where a memory quantity, duration or percentage is expected.";
+    DIMENSION_MISMATCH = "K0303", "dimension-mismatch", "Units of different dimensions are combined (memory and duration, `m` for minutes).";
+    INVALID_QUANTITY = "K0304", "invalid-quantity", "A unit literal has more than three decimals, overflows, or has an unknown suffix.";
+    // K06xx: evaluation and budgets.
+    BUDGET_EXCEEDED = "K0601", "budget-exceeded", "Evaluation needs more steps, output or source than the budget allows.";
+    INTEGER_OVERFLOW = "K0602", "integer-overflow", "Integer or quantity arithmetic overflows.";
+    REFINEMENT_FAILED = "K0603", "refinement-failed", "A computed value is outside the range or pattern its type allows.";
+    ARITHMETIC_ERROR = "K0604", "arithmetic-error", "A division by zero, or a quantity division with no exact result.";
+    MISSING_VALUE = "K0605", "missing-value", "A map key, list index or optional field has no value.";
     INTERNAL = "K0901", "internal-error", "kiln itself failed; please report it.";
 }
 

@@ -4,10 +4,19 @@
 //! ([`kiln_lang::Diagnostic`]); rendering is in [`render`]. Stages, each with its own data type:
 //! AST (`kiln_lang::ast`) -> resolved and typed IR -> [`value::Value`] trees -> (later) manifests.
 
+pub mod check;
 pub mod codes;
+pub mod eval;
+pub mod ir;
 pub mod render;
+pub mod resolve;
 pub mod source;
+pub mod types;
+pub mod units;
 pub mod value;
+
+#[cfg(test)]
+mod tests;
 
 use kiln_lang::{Diagnostic, Span};
 use source::{SourceLoader, SourceMap};
@@ -66,7 +75,78 @@ impl Compiled {
 }
 
 /// Compiles the given root files (their imports are loaded through `loader`).
+///
+/// Stages: load and parse ([`resolve`]), check everything ([`check`]), and only when no error
+/// was reported, evaluate ([`eval`]). `objects` are the emits of the root files, files in the
+/// order given, each in source order.
 pub fn compile(loader: &dyn SourceLoader, roots: &[String], options: &Options) -> Compiled {
-    let _ = (loader, roots, options);
-    Compiled::default()
+    compile_with_stdlib(loader, roots, options, resolve::STDLIB)
+}
+
+/// [`compile`] with another standard library (tests use a small fixed one).
+pub fn compile_with_stdlib(
+    loader: &dyn SourceLoader,
+    roots: &[String],
+    options: &Options,
+    stdlib: &[(&str, &str)],
+) -> Compiled {
+    let mut sources = SourceMap::default();
+    let mut diagnostics = Vec::new();
+    let modules = resolve::load(
+        loader,
+        stdlib,
+        roots,
+        options.budget.max_source_bytes,
+        &mut sources,
+        &mut diagnostics,
+    );
+    // Checking and evaluation recurse over the tree (nesting is capped by the parser at 256,
+    // and chains of `let`s are followed on demand), so they run on a thread with a large stack.
+    let budget = options.budget;
+    let prior_errors = diagnostics.iter().any(Diagnostic::is_error);
+    let modules = &modules;
+    let work = move || check_and_eval(modules, budget, prior_errors);
+    let (more, objects) = std::thread::scope(|scope| {
+        match std::thread::Builder::new().stack_size(STACK_BYTES).spawn_scoped(scope, work) {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => check_and_eval(modules, budget, prior_errors),
+        }
+    });
+    diagnostics.extend(more);
+    Compiled {
+        sources,
+        diagnostics,
+        objects,
+    }
+}
+
+/// Stack of the checking and evaluation thread.
+const STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Checks all modules and, when no error was found (nor before: `prior_errors`), evaluates them.
+fn check_and_eval(
+    modules: &[resolve::Module],
+    budget: Budget,
+    prior_errors: bool,
+) -> (Vec<Diagnostic>, Vec<Emitted>) {
+    let (program, mut diagnostics) = check::check(modules);
+    let mut objects = Vec::new();
+    if !prior_errors && !diagnostics.iter().any(Diagnostic::is_error) {
+        let mut evaluator = eval::Evaluator::new(&program, budget);
+        match evaluator.run() {
+            Ok(emitted) => {
+                objects = emitted
+                    .into_iter()
+                    .map(|(ty, name, value, span)| Emitted {
+                        ty,
+                        name,
+                        value,
+                        span,
+                    })
+                    .collect();
+            }
+            Err(d) => diagnostics.push(*d),
+        }
+    }
+    (diagnostics, objects)
 }
