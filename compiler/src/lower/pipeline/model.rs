@@ -1,0 +1,1455 @@
+//! The typed view of an evaluated `pipeline.Pipeline` value, shared by both targets.
+//!
+//! [`Pipeline::parse`] reads the JSON form of the value, builds the step tree (groups are a flat
+//! map with `group = "parent"` links, because kiln types cannot be recursive), resolves every
+//! reference (`from` strings and `$(...)` placeholders), derives the dependencies between
+//! siblings, and runs the pipeline checks: unknown references with did-you-mean (K0413),
+//! artifact and parameter type mismatches (K0411), dependency cycles (K0412), malformed steps
+//! (K0414) and constants that do not fit their type (K0415).
+//!
+//! # References
+//! Evaluated kiln values carry no provenance (`steps.prep.outputs.data` would evaluate to a copy
+//! of the output's declaration), so a runtime reference is written by name and resolved here:
+//! `from = "steps.prep.outputs.data"` binds an input, and `$(...)` placeholders inside strings
+//! (args, command, scripts, input values, manifests) are translated per target:
+//! `$(params.lr)`, `$(steps.prep.outputs.data)`, `$(inputs.message)`, `$(inputs.data.path)`,
+//! `$(outputs.model.path)`, `$(item)`, `$(item.key)`. `$(...)` whose content does not start
+//! with one of these roots (`$(date)`) is left alone. Step, group and template names may be
+//! written with `_` or `-`; output names use `-` (`flip_coin` -> `flip-coin`), as kfp does.
+
+use serde_json::{Map, Value};
+
+use super::codes;
+use crate::lower::{LowerError, ptr};
+
+/// The two lowering targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Kfp,
+    Argo,
+}
+
+/// How a DAG scope is rendered on Argo: a `dag` template or sequential `steps` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Dag,
+    Steps,
+}
+
+/// Parameter and artifact types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IoType {
+    String,
+    Int,
+    Float,
+    Bool,
+    List,
+    Struct,
+    Dataset,
+    Model,
+    Metrics,
+    ClassificationMetrics,
+    Html,
+    Markdown,
+    Artifact,
+}
+
+impl IoType {
+    pub(crate) fn parse(s: &str) -> Option<IoType> {
+        Some(match s {
+            "String" => IoType::String,
+            "Int" => IoType::Int,
+            "Float" => IoType::Float,
+            "Bool" => IoType::Bool,
+            "List" => IoType::List,
+            "Struct" => IoType::Struct,
+            "Dataset" => IoType::Dataset,
+            "Model" => IoType::Model,
+            "Metrics" => IoType::Metrics,
+            "ClassificationMetrics" => IoType::ClassificationMetrics,
+            "HTML" => IoType::Html,
+            "Markdown" => IoType::Markdown,
+            "Artifact" => IoType::Artifact,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_artifact(self) -> bool {
+        !matches!(
+            self,
+            IoType::String | IoType::Int | IoType::Float | IoType::Bool | IoType::List | IoType::Struct
+        )
+    }
+
+    /// The kiln spelling, for messages.
+    pub(crate) fn kiln(self) -> &'static str {
+        match self {
+            IoType::String => "String",
+            IoType::Int => "Int",
+            IoType::Float => "Float",
+            IoType::Bool => "Bool",
+            IoType::List => "List",
+            IoType::Struct => "Struct",
+            IoType::Dataset => "Dataset",
+            IoType::Model => "Model",
+            IoType::Metrics => "Metrics",
+            IoType::ClassificationMetrics => "ClassificationMetrics",
+            IoType::Html => "HTML",
+            IoType::Markdown => "Markdown",
+            IoType::Artifact => "Artifact",
+        }
+    }
+
+    /// Whether a consumer declared `self` accepts a producer of type `given`.
+    fn accepts(self, given: IoType) -> bool {
+        self == given
+            || (self == IoType::Artifact && given.is_artifact())
+            || (self == IoType::Float && given == IoType::Int)
+    }
+}
+
+/// A runtime reference, parsed from a `from` string or a `$(...)` placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Ref {
+    Param(String),
+    Output {
+        step: String,
+        output: String,
+    },
+    Item(Option<String>),
+    /// The step's (or template's) own input; `attr` is `path` or `uri`.
+    Input {
+        name: String,
+        attr: Option<String>,
+    },
+    /// The step's own output.
+    Own {
+        name: String,
+        attr: Option<String>,
+    },
+}
+
+/// Parses `params.x`, `steps.s.outputs.o`, `item`, `item.k`, `inputs.x[.path]`, `outputs.x[.path]`.
+pub(crate) fn parse_ref(s: &str) -> Option<Ref> {
+    let parts: Vec<&str> = s.trim().split('.').collect();
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if !parts.iter().all(|p| ok(p)) {
+        return None;
+    }
+    match parts.as_slice() {
+        ["params", p] => Some(Ref::Param((*p).into())),
+        ["steps", st, "outputs", o] => Some(Ref::Output {
+            step: norm(st),
+            output: (*o).into(),
+        }),
+        ["item"] => Some(Ref::Item(None)),
+        ["item", k] => Some(Ref::Item(Some((*k).into()))),
+        ["inputs", n] => Some(Ref::Input {
+            name: (*n).into(),
+            attr: None,
+        }),
+        ["inputs", n, a] => Some(Ref::Input {
+            name: (*n).into(),
+            attr: Some((*a).into()),
+        }),
+        ["outputs", n] => Some(Ref::Own {
+            name: (*n).into(),
+            attr: None,
+        }),
+        ["outputs", n, a] => Some(Ref::Own {
+            name: (*n).into(),
+            attr: Some((*a).into()),
+        }),
+        _ => None,
+    }
+}
+
+/// A piece of a string with placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seg {
+    Lit(String),
+    Ref(Ref),
+}
+
+/// Splits a string at its `$(...)` placeholders. Unknown `$(...)` stays literal text.
+pub(crate) fn segments(s: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("$(") {
+        let after = &rest[i + 2..];
+        match after.find(')') {
+            Some(j) if parse_ref(&after[..j]).is_some() => {
+                lit.push_str(&rest[..i]);
+                if !lit.is_empty() {
+                    out.push(Seg::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(Seg::Ref(parse_ref(&after[..j]).unwrap_or(Ref::Item(None))));
+                rest = &after[j + 1..];
+            }
+            _ => {
+                lit.push_str(&rest[..i + 2]);
+                rest = after;
+            }
+        }
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        out.push(Seg::Lit(lit));
+    }
+    out
+}
+
+/// Step, group and template names in output: `_` becomes `-`.
+pub(crate) fn norm(s: &str) -> String {
+    s.replace('_', "-")
+}
+
+/// A pipeline parameter.
+#[derive(Debug, Clone)]
+pub(crate) struct Param {
+    pub name: String,
+    pub ty: IoType,
+    /// The default, already converted to the parameter's JSON type.
+    pub default: Option<Value>,
+    pub description: Option<String>,
+}
+
+/// A declared input of a step or template, with its binding when it has one.
+#[derive(Debug, Clone)]
+pub(crate) struct Input {
+    pub name: String,
+    pub ptr: String,
+    /// The declared type (`None`: taken from the template, the producer, or String).
+    pub declared: Option<IoType>,
+    /// The effective type after resolution.
+    pub ty: IoType,
+    pub value: Option<String>,
+    pub from: Option<Ref>,
+    pub list: bool,
+    pub optional: bool,
+    pub path: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A declared output.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    pub name: String,
+    pub ty: IoType,
+    pub raw: Value,
+}
+
+impl Output {
+    /// An Argo implicit `result` (stdout) rather than a declared output.
+    pub(crate) fn stdout(&self) -> bool {
+        self.raw.get("stdout").and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// A `when` condition: `<ref> <op> <value>`.
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    pub left: Ref,
+    pub op: String,
+    pub right: String,
+    pub ptr: String,
+}
+
+/// A parallel-for loop.
+#[derive(Debug, Clone)]
+pub(crate) struct Loop {
+    pub items: Option<Vec<Value>>,
+    pub from: Option<Ref>,
+    pub item_type: Option<IoType>,
+    pub parallelism: Option<i64>,
+    pub ptr: String,
+}
+
+/// What a leaf step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Run {
+    Container,
+    Script,
+    Resource,
+    Template(String),
+    TemplateRef,
+}
+
+/// A leaf step (or a reusable template: the same record without bindings).
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub name: String,
+    pub ptr: String,
+    pub run: Run,
+    pub raw: Value,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
+    pub cache: bool,
+}
+
+/// A node of a DAG scope: a leaf step or a group (sub-DAG with a condition, a loop, or both).
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub name: String,
+    pub ptr: String,
+    pub step: Option<Step>,
+    pub when: Option<Cond>,
+    pub for_each: Option<Loop>,
+    /// Index of the parent group; `None` at the scope's top level.
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// Explicit `after`, as written (resolved into `deps`).
+    pub after: Vec<(String, String)>,
+    /// Siblings this node depends on (indices), in declaration order.
+    pub deps: Vec<usize>,
+    /// KFP: this step is the exit task (runs after the exit-handler group, whatever happened).
+    pub exit_task: bool,
+}
+
+impl Node {
+    pub(crate) fn is_group(&self) -> bool {
+        self.step.is_none()
+    }
+}
+
+/// One DAG scope: the pipeline's steps, or a template's own steps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dag {
+    pub nodes: Vec<Node>,
+    /// Top-level nodes in declaration order.
+    pub top: Vec<usize>,
+    pub mode: Option<Mode>,
+}
+
+impl Dag {
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// The chain of ancestors from the top level down to `i` (inclusive).
+    pub(crate) fn path(&self, i: usize) -> Vec<usize> {
+        let mut p = vec![i];
+        let mut cur = i;
+        while let Some(par) = self.nodes[cur].parent {
+            p.push(par);
+            cur = par;
+        }
+        p.reverse();
+        p
+    }
+
+    /// The loop group of `i` or of its nearest ancestor that loops (the item's source).
+    pub(crate) fn enclosing_loop(&self, i: usize) -> Option<usize> {
+        self.path(i)
+            .into_iter()
+            .rev()
+            .find(|&n| self.nodes[n].for_each.is_some())
+    }
+
+    pub(crate) fn siblings(&self, parent: Option<usize>) -> Vec<usize> {
+        match parent {
+            None => self.top.clone(),
+            Some(p) => self.nodes[p].children.clone(),
+        }
+    }
+}
+
+/// A reusable template (Argo `templates`; on KFP a template is inlined into each task's component).
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    pub step: Step,
+    pub dag: Option<Dag>,
+}
+
+/// The whole pipeline.
+#[derive(Debug, Clone)]
+pub(crate) struct Pipeline {
+    pub name: String,
+    pub raw: Value,
+    pub engine: Engine,
+    pub params: Vec<Param>,
+    pub dag: Dag,
+    pub templates: Vec<Template>,
+    pub on_exit: Option<Step>,
+    pub outputs: Vec<Input>,
+}
+
+/// Reads values and collects errors.
+pub(crate) struct Reader {
+    pub errs: Vec<LowerError>,
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+fn entries(v: &Value, k: &str) -> Vec<(String, Value)> {
+    v.get(k)
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// The best did-you-mean candidate among `options`.
+pub(crate) fn did_you_mean<'a>(name: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    options
+        .into_iter()
+        .map(|o| (strsim::jaro_winkler(name, o), o))
+        .filter(|(s, _)| *s > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, o)| o.to_string())
+}
+
+fn unknown(pointer: &str, what: &str, name: &str, options: &[String]) -> LowerError {
+    let e = LowerError::new(
+        codes::UNKNOWN_PIPELINE_REFERENCE,
+        pointer,
+        format!("unknown {what} `{name}`"),
+    );
+    match did_you_mean(name, options.iter().map(String::as_str)) {
+        Some(s) => e.with_help(format!("did you mean `{s}`?")),
+        None if options.is_empty() => e.with_help(format!("there is no {what} to refer to here")),
+        None => e.with_help(format!("known: {}", options.join(", "))),
+    }
+}
+
+/// Converts a textual constant to the JSON type of `ty` (K0415 when it does not parse).
+pub(crate) fn constant(ty: IoType, text: &str) -> Option<Value> {
+    match ty {
+        IoType::Int => text.trim().parse::<i64>().ok().map(Value::from),
+        IoType::Float => text.trim().parse::<f64>().ok().map(Value::from),
+        IoType::Bool => match text.trim() {
+            "true" | "True" => Some(Value::Bool(true)),
+            "false" | "False" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        IoType::List => serde_json::from_str::<Value>(text).ok().filter(Value::is_array),
+        IoType::Struct => serde_json::from_str::<Value>(text).ok().filter(Value::is_object),
+        _ => Some(Value::String(text.into())),
+    }
+}
+
+impl Reader {
+    fn io_type(&mut self, v: &Value, key: &str, pointer: &str) -> Option<IoType> {
+        let s = str_of(v, key)?;
+        match IoType::parse(s) {
+            Some(t) => Some(t),
+            None => {
+                self.errs.push(LowerError::new(
+                    codes::INVALID_PIPELINE_VALUE,
+                    ptr(pointer, key),
+                    format!("`{s}` is not a pipeline type"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn reference(&mut self, s: &str, pointer: &str) -> Option<Ref> {
+        let r = parse_ref(s);
+        if r.is_none() {
+            self.errs.push(
+                LowerError::new(
+                    codes::UNKNOWN_PIPELINE_REFERENCE,
+                    pointer,
+                    format!("`{s}` is not a pipeline reference"),
+                )
+                .with_help(
+                    "write `params.NAME`, `steps.STEP.outputs.NAME`, `item`, `item.KEY` or `inputs.NAME`",
+                ),
+            );
+        }
+        r
+    }
+
+    fn input(&mut self, name: &str, v: &Value, pointer: &str) -> Input {
+        let declared = self.io_type(v, "type", pointer);
+        let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
+        Input {
+            name: name.into(),
+            ptr: pointer.into(),
+            declared,
+            ty: declared.unwrap_or(IoType::String),
+            value: str_of(v, "value").map(String::from),
+            from,
+            list: v.get("list").and_then(Value::as_bool).unwrap_or(false),
+            optional: v.get("optional").and_then(Value::as_bool).unwrap_or(false),
+            path: str_of(v, "path").map(String::from),
+            description: str_of(v, "description").map(String::from),
+        }
+    }
+
+    fn cond(&mut self, v: &Value, pointer: &str) -> Option<Cond> {
+        let left = self.reference(str_of(v, "ref").unwrap_or(""), &ptr(pointer, "ref"))?;
+        let right = match v.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        Some(Cond {
+            left,
+            op: str_of(v, "op").unwrap_or("==").into(),
+            right,
+            ptr: pointer.into(),
+        })
+    }
+
+    fn for_each(&mut self, v: &Value, pointer: &str) -> Loop {
+        let items = ["items", "numbers", "records"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_array).cloned());
+        let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
+        if items.is_none() == from.is_none() {
+            self.errs.push(
+                LowerError::new(
+                    codes::INVALID_STEP,
+                    pointer,
+                    "a loop needs exactly one of `items`, `numbers`, `records` or `from`",
+                )
+                .with_help("for example `for_each = { items = [\"a\", \"b\"] }`"),
+            );
+        }
+        Loop {
+            items,
+            from,
+            item_type: self.io_type(v, "item_type", pointer),
+            parallelism: v.get("parallelism").and_then(Value::as_i64),
+            ptr: pointer.into(),
+        }
+    }
+
+    /// A leaf step or a template.
+    pub(crate) fn step(&mut self, key: &str, v: &Value, pointer: &str, is_template: bool) -> Step {
+        let name = norm(key);
+        let mut kinds = Vec::new();
+        for (field, run) in [
+            ("image", Run::Container),
+            ("resource", Run::Resource),
+            ("template", Run::Template(String::new())),
+            ("template_ref", Run::TemplateRef),
+        ] {
+            if v.get(field).is_some() {
+                kinds.push((field, run));
+            }
+        }
+        // A script needs an image too: `image` + `script` is a script step.
+        if v.get("script").is_some() {
+            if let Some(k) = kinds.iter_mut().find(|k| k.0 == "image") {
+                k.1 = Run::Script;
+            } else {
+                kinds.push(("script", Run::Script));
+            }
+        }
+        let has_steps = is_template
+            && v.get("steps")
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty());
+        let run = match kinds.as_slice() {
+            [(_, Run::Template(_))] => Run::Template(norm(str_of(v, "template").unwrap_or(""))),
+            [(_, r)] => r.clone(),
+            [] if has_steps => Run::Container,
+            [] => {
+                self.errs.push(
+                    LowerError::new(codes::INVALID_STEP, pointer, format!("step `{name}` runs nothing"))
+                        .with_help("give it an `image` (with `command`/`args` or `script`), a `resource`, a `template` or a `template_ref`"),
+                );
+                Run::Container
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|k| k.0).collect();
+                self.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        pointer,
+                        format!(
+                            "step `{name}` sets {}; a step runs exactly one thing",
+                            names.join(" and ")
+                        ),
+                    )
+                    .with_help("keep one of them"),
+                );
+                many[0].1.clone()
+            }
+        };
+        if run == Run::Script && v.get("image").is_none() {
+            self.errs.push(LowerError::new(
+                codes::INVALID_STEP,
+                ptr(pointer, "script"),
+                format!("script step `{name}` needs an `image` to run the script in"),
+            ));
+        }
+        let inputs = entries(v, "inputs")
+            .iter()
+            .map(|(k, iv)| self.input(k, iv, &ptr(&ptr(pointer, "inputs"), k)))
+            .collect();
+        let outputs = entries(v, "outputs")
+            .iter()
+            .map(|(k, ov)| {
+                let p = ptr(&ptr(pointer, "outputs"), k);
+                Output {
+                    name: k.clone(),
+                    ty: self.io_type(ov, "type", &p).unwrap_or(IoType::String),
+                    raw: ov.clone(),
+                }
+            })
+            .collect();
+        Step {
+            name,
+            ptr: pointer.into(),
+            run,
+            raw: v.clone(),
+            inputs,
+            outputs,
+            cache: v.get("cache").and_then(Value::as_bool).unwrap_or(true),
+        }
+    }
+
+    /// Builds a DAG scope from `steps` and `groups` maps.
+    fn dag(&mut self, owner: &Value, pointer: &str, engine: Engine) -> Dag {
+        let mut dag = Dag {
+            mode: match str_of(owner, "mode") {
+                Some("steps") => Some(Mode::Steps),
+                Some(_) => Some(Mode::Dag),
+                None => None,
+            },
+            ..Dag::default()
+        };
+        let mut parents: Vec<Option<(String, String)>> = Vec::new();
+        let gptr = ptr(pointer, "groups");
+        for (k, gv) in entries(owner, "groups") {
+            let p = ptr(&gptr, &k);
+            let when = gv.get("when").and_then(|c| self.cond(c, &ptr(&p, "when")));
+            let for_each = gv.get("for_each").map(|l| self.for_each(l, &ptr(&p, "for_each")));
+            dag.nodes.push(Node {
+                name: norm(&k),
+                ptr: p.clone(),
+                step: None,
+                when,
+                for_each,
+                parent: None,
+                children: Vec::new(),
+                after: after_of(&gv, &p),
+                deps: Vec::new(),
+                exit_task: false,
+            });
+            parents.push(str_of(&gv, "group").map(|g| (norm(g), ptr(&p, "group"))));
+        }
+        let sptr = ptr(pointer, "steps");
+        let mut step_nodes = Vec::new();
+        for (k, sv) in entries(owner, "steps") {
+            let p = ptr(&sptr, &k);
+            let step = self.step(&k, &sv, &p, false);
+            let when = sv.get("when").and_then(|c| self.cond(c, &ptr(&p, "when")));
+            let for_each = sv.get("for_each").map(|l| self.for_each(l, &ptr(&p, "for_each")));
+            step_nodes.push(dag.nodes.len());
+            dag.nodes.push(Node {
+                name: step.name.clone(),
+                ptr: p.clone(),
+                step: Some(step),
+                when,
+                for_each,
+                parent: None,
+                children: Vec::new(),
+                after: after_of(&sv, &p),
+                deps: Vec::new(),
+                exit_task: false,
+            });
+            parents.push(str_of(&sv, "group").map(|g| (norm(g), ptr(&p, "group"))));
+        }
+        // Names must be unique after `_` -> `-`.
+        for i in 0..dag.nodes.len() {
+            if let Some(j) = (0..i).find(|&j| dag.nodes[j].name == dag.nodes[i].name) {
+                self.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        dag.nodes[i].ptr.clone(),
+                        format!(
+                            "`{}` is used twice (step and group names are spelled with `-` in the output)",
+                            dag.nodes[i].name
+                        ),
+                    )
+                    .with_help(format!(
+                        "rename one of them; the other is at {}",
+                        dag.nodes[j].ptr
+                    )),
+                );
+            }
+        }
+        let group_names: Vec<String> = dag
+            .nodes
+            .iter()
+            .filter(|n| n.is_group())
+            .map(|n| n.name.clone())
+            .collect();
+        for (i, par) in parents.iter().enumerate() {
+            if let Some((g, p)) = par {
+                match dag.nodes.iter().position(|n| n.is_group() && &n.name == g) {
+                    Some(gi) if gi != i => dag.nodes[i].parent = Some(gi),
+                    Some(_) => self.errs.push(LowerError::new(
+                        codes::PIPELINE_CYCLE,
+                        p.clone(),
+                        format!("group `{g}` is inside itself"),
+                    )),
+                    None => self.errs.push(unknown(p, "group", g, &group_names)),
+                }
+            }
+        }
+        // Group nesting must be a tree.
+        for i in 0..dag.nodes.len() {
+            let mut seen = vec![i];
+            let mut cur = i;
+            while let Some(p) = dag.nodes[cur].parent {
+                if seen.contains(&p) {
+                    let names: Vec<&str> = seen.iter().map(|&n| dag.nodes[n].name.as_str()).collect();
+                    self.errs.push(LowerError::new(
+                        codes::PIPELINE_CYCLE,
+                        dag.nodes[i].ptr.clone(),
+                        format!(
+                            "groups are nested in a cycle: {} -> {}",
+                            names.join(" -> "),
+                            dag.nodes[p].name
+                        ),
+                    ));
+                    dag.nodes[i].parent = None;
+                    break;
+                }
+                seen.push(p);
+                cur = p;
+            }
+        }
+        // KFP runs loops as groups: a loop on a leaf step gets its own group.
+        if engine == Engine::Kfp {
+            for si in step_nodes {
+                if let Some(l) = dag.nodes[si].for_each.take() {
+                    let g = dag.nodes.len();
+                    let name = format!("for-loop-{}", dag.nodes[si].name);
+                    let parent = dag.nodes[si].parent;
+                    let after = std::mem::take(&mut dag.nodes[si].after);
+                    dag.nodes.push(Node {
+                        name,
+                        ptr: dag.nodes[si].ptr.clone(),
+                        step: None,
+                        when: None,
+                        for_each: Some(l),
+                        parent,
+                        children: Vec::new(),
+                        after,
+                        deps: Vec::new(),
+                        exit_task: false,
+                    });
+                    dag.nodes[si].parent = Some(g);
+                }
+            }
+        }
+        for i in 0..dag.nodes.len() {
+            match dag.nodes[i].parent {
+                Some(p) => dag.nodes[p].children.push(i),
+                None => dag.top.push(i),
+            }
+        }
+        // Steps first, then groups, at each level: the order steps were declared in.
+        dag
+    }
+}
+
+fn after_of(v: &Value, pointer: &str) -> Vec<(String, String)> {
+    v.get("after")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .enumerate()
+                .filter_map(|(i, x)| x.as_str().map(|s| (norm(s), format!("{pointer}/after/{i}"))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Pipeline {
+    /// Reads and checks a pipeline value. Errors are K041x diagnostics with JSON pointers.
+    pub(crate) fn parse(name: &str, v: &Value) -> Result<Pipeline, Vec<LowerError>> {
+        let mut r = Reader { errs: Vec::new() };
+        let engine = match str_of(v, "engine") {
+            Some("argo") => Engine::Argo,
+            _ => Engine::Kfp,
+        };
+        let mut params = Vec::new();
+        for (k, pv) in entries(v, "params") {
+            let p = ptr("/params", &k);
+            let ty = r.io_type(&pv, "type", &p).unwrap_or(IoType::String);
+            if ty.is_artifact() {
+                r.errs.push(LowerError::new(
+                    codes::INVALID_PIPELINE_VALUE,
+                    ptr(&p, "type"),
+                    format!("pipeline parameter `{k}` cannot be an artifact ({})", ty.kiln()),
+                ));
+            }
+            let default = match pv.get("default") {
+                Some(Value::String(s)) => match constant(ty, s) {
+                    Some(c) => Some(c),
+                    None => {
+                        r.errs.push(LowerError::new(
+                            codes::INVALID_PIPELINE_VALUE,
+                            ptr(&p, "default"),
+                            format!("default `{s}` of parameter `{k}` is not a {}", ty.kiln()),
+                        ));
+                        None
+                    }
+                },
+                Some(other) => Some(other.clone()),
+                None => None,
+            };
+            params.push(Param {
+                name: k,
+                ty,
+                default,
+                description: str_of(&pv, "description").map(String::from),
+            });
+        }
+        let mut dag = r.dag(v, "", engine);
+        let mut templates = Vec::new();
+        for (k, tv) in entries(v, "templates") {
+            let p = ptr("/templates", &k);
+            let step = r.step(&k, &tv, &p, true);
+            let has = tv
+                .get("steps")
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty());
+            let tdag = has.then(|| r.dag(&tv, &p, engine));
+            templates.push(Template { step, dag: tdag });
+        }
+        let on_exit = v.get("on_exit").map(|e| {
+            let key = str_of(e, "name").unwrap_or("exit-handler");
+            r.step(key, e, "/on_exit", false)
+        });
+        // KFP: the exit handler wraps all top-level steps in a group and runs after it.
+        if engine == Engine::Kfp
+            && let Some(exit) = &on_exit
+        {
+            let g = dag.nodes.len();
+            let gname = v
+                .get("kfp")
+                .and_then(|k| str_of(k, "exit_handler"))
+                .unwrap_or("exit-handler-1")
+                .to_string();
+            let top = std::mem::take(&mut dag.top);
+            for &t in &top {
+                dag.nodes[t].parent = Some(g);
+            }
+            dag.nodes.push(Node {
+                name: gname,
+                ptr: "/on_exit".into(),
+                step: None,
+                when: None,
+                for_each: None,
+                parent: None,
+                children: top,
+                after: Vec::new(),
+                deps: Vec::new(),
+                exit_task: false,
+            });
+            let e = dag.nodes.len();
+            dag.nodes.push(Node {
+                name: exit.name.clone(),
+                ptr: "/on_exit".into(),
+                step: Some(exit.clone()),
+                when: None,
+                for_each: None,
+                parent: None,
+                children: Vec::new(),
+                after: Vec::new(),
+                deps: vec![g],
+                exit_task: true,
+            });
+            dag.top = vec![g, e];
+        }
+        let outputs = entries(v, "outputs")
+            .iter()
+            .map(|(k, ov)| r.input(k, ov, &ptr("/outputs", k)))
+            .collect();
+        let mut p = Pipeline {
+            name: name.into(),
+            raw: v.clone(),
+            engine,
+            params,
+            dag,
+            templates,
+            on_exit,
+            outputs,
+        };
+        p.resolve(&mut r);
+        if r.errs.is_empty() { Ok(p) } else { Err(r.errs) }
+    }
+
+    pub(crate) fn template(&self, name: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.step.name == name)
+    }
+
+    pub(crate) fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The output `o` of step `s` in `dag`: its type and whether the step produces it.
+    pub(crate) fn output_of(&self, step: &Step, name: &str) -> Option<Output> {
+        if let Some(o) = step.outputs.iter().find(|o| o.name == name) {
+            return Some(o.clone());
+        }
+        if let Run::Template(t) = &step.run {
+            return self
+                .template(t)
+                .and_then(|t| t.step.outputs.iter().find(|o| o.name == name).cloned());
+        }
+        None
+    }
+
+    fn output_names(&self, step: &Step) -> Vec<String> {
+        let mut v: Vec<String> = step.outputs.iter().map(|o| o.name.clone()).collect();
+        if let Run::Template(t) = &step.run
+            && let Some(t) = self.template(t)
+        {
+            v.extend(t.step.outputs.iter().map(|o| o.name.clone()));
+        }
+        v
+    }
+
+    /// The type a reference has when read from node `at` of `dag`.
+    pub(crate) fn ref_type(&self, dag: &Dag, at: Option<usize>, r: &Ref) -> Option<(IoType, bool)> {
+        match r {
+            Ref::Param(p) => self.param(p).map(|p| (p.ty, false)),
+            Ref::Output { step, output } => {
+                let i = dag.find(step)?;
+                let o = self.output_of(dag.nodes[i].step.as_ref()?, output)?;
+                // Read from outside a loop that contains the producer: a list (fan-in).
+                let lp = dag.enclosing_loop(i);
+                let fan_in = match (lp, at) {
+                    (Some(l), Some(a)) => !dag.path(a).contains(&l),
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                Some((
+                    if fan_in && !o.ty.is_artifact() {
+                        IoType::List
+                    } else {
+                        o.ty
+                    },
+                    fan_in,
+                ))
+            }
+            Ref::Item(key) => {
+                let l = dag.enclosing_loop(at?)?;
+                let lp = dag.nodes[l].for_each.as_ref()?;
+                if key.is_some() {
+                    return Some((IoType::String, false));
+                }
+                Some((item_type(lp), false))
+            }
+            Ref::Input { .. } | Ref::Own { .. } => None,
+        }
+    }
+
+    /// Resolves references, types inputs, derives dependencies and checks for cycles.
+    fn resolve(&mut self, r: &mut Reader) {
+        let mut dag = std::mem::take(&mut self.dag);
+        self.resolve_dag(&mut dag, None, r);
+        self.dag = dag;
+        let mut templates = std::mem::take(&mut self.templates);
+        for t in &mut templates {
+            // A template's own inputs are in scope of its steps.
+            let own: Vec<Input> = t.step.inputs.clone();
+            if let Some(d) = &mut t.dag {
+                self.resolve_dag(d, Some(&own), r);
+            }
+        }
+        self.templates = templates;
+        if let Some(exit) = &self.on_exit {
+            let own_names: Vec<String> = exit.inputs.iter().map(|i| i.name.clone()).collect();
+            self.check_placeholders(exit, &own_names, None, &Dag::default(), r);
+        }
+        let dag = self.dag.clone();
+        let mut outs = std::mem::take(&mut self.outputs);
+        for o in &mut outs {
+            if let Some(rf) = o.from.clone() {
+                self.check_ref(&dag, None, &rf, &o.ptr, None, r);
+                if let Some((t, _)) = self.ref_type(&dag, None, &rf) {
+                    o.ty = o.declared.unwrap_or(t);
+                }
+            }
+        }
+        self.outputs = outs;
+    }
+
+    fn resolve_dag(&self, dag: &mut Dag, own: Option<&[Input]>, r: &mut Reader) {
+        let own_names: Vec<String> = own
+            .map(|o| o.iter().map(|i| i.name.clone()).collect())
+            .unwrap_or_default();
+        let n = dag.nodes.len();
+        let mut edges: Vec<(usize, usize)> = Vec::new(); // (consumer, producer) among siblings
+        for i in 0..n {
+            let node = dag.nodes[i].clone();
+            let mut refs: Vec<(Ref, String)> = Vec::new();
+            if let Some(c) = &node.when {
+                refs.push((c.left.clone(), ptr(&c.ptr, "ref")));
+            }
+            if let Some(l) = &node.for_each
+                && let Some(f) = &l.from
+            {
+                refs.push((f.clone(), ptr(&l.ptr, "from")));
+            }
+            if let Some(step) = &node.step {
+                let tmpl = match &step.run {
+                    Run::Template(t) => match self.template(t) {
+                        Some(t) => Some(t),
+                        None => {
+                            let names: Vec<String> =
+                                self.templates.iter().map(|t| t.step.name.clone()).collect();
+                            r.errs
+                                .push(unknown(&ptr(&step.ptr, "template"), "template", t, &names));
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                let mut inputs = step.inputs.clone();
+                for inp in &mut inputs {
+                    let tdecl = tmpl.and_then(|t| t.step.inputs.iter().find(|ti| ti.name == inp.name));
+                    if let Some(t) = tmpl
+                        && tdecl.is_none()
+                    {
+                        let names: Vec<String> = t.step.inputs.iter().map(|x| x.name.clone()).collect();
+                        r.errs.push(unknown(
+                            &inp.ptr,
+                            &format!("input of template `{}`", t.step.name),
+                            &inp.name,
+                            &names,
+                        ));
+                    }
+                    let expected = inp.declared.or(tdecl.and_then(|d| d.declared));
+                    if let Some(rf) = inp.from.clone() {
+                        self.check_ref(dag, Some(i), &rf, &ptr(&inp.ptr, "from"), Some(&own_names), r);
+                        refs.push((rf.clone(), ptr(&inp.ptr, "from")));
+                        let got = match &rf {
+                            Ref::Input { name, .. } => own
+                                .and_then(|o| o.iter().find(|x| &x.name == name))
+                                .map(|x| (x.ty, false)),
+                            other => self.ref_type(dag, Some(i), other),
+                        };
+                        if let Some((gt, fan_in)) = got {
+                            if let Some(et) = expected
+                                && !et.accepts(gt)
+                            {
+                                r.errs.push(
+                                    LowerError::new(
+                                        codes::ARTIFACT_TYPE_MISMATCH,
+                                        ptr(&inp.ptr, "from"),
+                                        format!(
+                                            "input `{}` of step `{}` needs a {}, but `{}` is {} {}",
+                                            inp.name,
+                                            step.name,
+                                            et.kiln(),
+                                            ref_text(&rf),
+                                            if gt.is_artifact() { "an" } else { "a" },
+                                            if gt.is_artifact() {
+                                                format!("{} artifact", gt.kiln())
+                                            } else {
+                                                format!("{} parameter", gt.kiln())
+                                            }
+                                        ),
+                                    )
+                                    .with_help(format!(
+                                        "bind an output of type {}, or change the input's type",
+                                        et.kiln()
+                                    )),
+                                );
+                            }
+                            if fan_in && gt.is_artifact() && !inp.list {
+                                r.errs.push(
+                                    LowerError::new(
+                                        codes::ARTIFACT_TYPE_MISMATCH,
+                                        ptr(&inp.ptr, "from"),
+                                        format!("input `{}` of step `{}` reads `{}` from outside its loop, which is a list of {} artifacts", inp.name, step.name, ref_text(&rf), gt.kiln()),
+                                    )
+                                    .with_help("declare the input with `list = true` to collect every iteration's artifact"),
+                                );
+                            }
+                            inp.ty = expected.unwrap_or(gt);
+                        } else {
+                            inp.ty = expected.unwrap_or(IoType::String);
+                        }
+                    } else {
+                        inp.ty = expected.unwrap_or(IoType::String);
+                        if let Some(val) = &inp.value {
+                            if inp.ty.is_artifact() {
+                                r.errs.push(LowerError::new(
+                                    codes::INVALID_PIPELINE_VALUE,
+                                    ptr(&inp.ptr, "value"),
+                                    format!(
+                                        "artifact input `{}` needs `from`, not a constant value",
+                                        inp.name
+                                    ),
+                                ));
+                            } else if segments(val).iter().all(|s| matches!(s, Seg::Lit(_)))
+                                && constant(inp.ty, val).is_none()
+                            {
+                                r.errs.push(LowerError::new(
+                                    codes::INVALID_PIPELINE_VALUE,
+                                    ptr(&inp.ptr, "value"),
+                                    format!(
+                                        "`{val}` is not a {} (input `{}` of step `{}`)",
+                                        inp.ty.kiln(),
+                                        inp.name,
+                                        step.name
+                                    ),
+                                ));
+                            }
+                            for s in segments(val) {
+                                if let Seg::Ref(rf) = s {
+                                    self.check_ref(
+                                        dag,
+                                        Some(i),
+                                        &rf,
+                                        &ptr(&inp.ptr, "value"),
+                                        Some(&own_names),
+                                        r,
+                                    );
+                                    refs.push((rf, ptr(&inp.ptr, "value")));
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some(t) = tmpl {
+                    for ti in &t.step.inputs {
+                        if !ti.optional && ti.value.is_none() && !inputs.iter().any(|x| x.name == ti.name) {
+                            r.errs.push(
+                                LowerError::new(
+                                    codes::UNKNOWN_PIPELINE_REFERENCE,
+                                    ptr(&step.ptr, "inputs"),
+                                    format!(
+                                        "step `{}` does not bind input `{}` of template `{}`",
+                                        step.name, ti.name, t.step.name
+                                    ),
+                                )
+                                .with_help(format!(
+                                    "add `{} = {{ value = \"...\" }}` to its inputs",
+                                    ti.name
+                                )),
+                            );
+                        }
+                    }
+                }
+                let step_names: Vec<String> = inputs.iter().map(|x| x.name.clone()).collect();
+                let mut st = step.clone();
+                st.inputs = inputs;
+                refs.extend(self.check_placeholders(&st, &step_names, Some(i), dag, r));
+                dag.nodes[i].step = Some(st);
+            }
+            // Dependencies from data references.
+            for (rf, p) in &refs {
+                if let Ref::Output { step, .. } = rf
+                    && let Some(pi) = dag.find(step)
+                {
+                    self.edge(dag, i, pi, p, &mut edges, r);
+                }
+            }
+            for (a, p) in &node.after {
+                match dag.find(a) {
+                    Some(pi) => self.edge(dag, i, pi, p, &mut edges, r),
+                    None => {
+                        let names: Vec<String> = dag.nodes.iter().map(|n| n.name.clone()).collect();
+                        r.errs.push(unknown(p, "step or group", a, &names));
+                    }
+                }
+            }
+        }
+        for (c, p) in edges {
+            if !dag.nodes[c].deps.contains(&p) {
+                dag.nodes[c].deps.push(p);
+            }
+        }
+        for node in &mut dag.nodes {
+            node.deps.sort_unstable();
+        }
+        // Cycles among siblings.
+        if let Some(cycle) = find_cycle(dag) {
+            let names: Vec<&str> = cycle.iter().map(|&i| dag.nodes[i].name.as_str()).collect();
+            r.errs.push(
+                LowerError::new(
+                    codes::PIPELINE_CYCLE,
+                    dag.nodes[cycle[0]].ptr.clone(),
+                    format!(
+                        "steps depend on each other in a cycle: {} -> {}",
+                        names.join(" -> "),
+                        names[0]
+                    ),
+                )
+                .with_help("remove one of the references or `after` entries in the cycle"),
+            );
+        }
+    }
+
+    /// Records that `consumer` depends on `producer`, at the level where their paths split.
+    fn edge(
+        &self,
+        dag: &Dag,
+        consumer: usize,
+        producer: usize,
+        p: &str,
+        edges: &mut Vec<(usize, usize)>,
+        r: &mut Reader,
+    ) {
+        let cp = dag.path(consumer);
+        let pp = dag.path(producer);
+        let mut k = 0;
+        while k < cp.len() && k < pp.len() && cp[k] == pp[k] {
+            k += 1;
+        }
+        if k == cp.len() || k == pp.len() {
+            r.errs.push(LowerError::new(
+                codes::PIPELINE_CYCLE,
+                p,
+                format!(
+                    "`{}` depends on `{}`, which {} it",
+                    dag.nodes[consumer].name,
+                    dag.nodes[producer].name,
+                    if k == pp.len() { "contains" } else { "is inside" }
+                ),
+            ));
+            return;
+        }
+        edges.push((cp[k], pp[k]));
+    }
+
+    /// Checks a reference; returns nothing, errors go to `r`.
+    fn check_ref(
+        &self,
+        dag: &Dag,
+        at: Option<usize>,
+        rf: &Ref,
+        p: &str,
+        own: Option<&[String]>,
+        r: &mut Reader,
+    ) {
+        match rf {
+            Ref::Param(name) => {
+                if self.param(name).is_none() {
+                    let names: Vec<String> = self.params.iter().map(|p| p.name.clone()).collect();
+                    r.errs.push(unknown(p, "pipeline parameter", name, &names));
+                }
+            }
+            Ref::Output { step, output } => match dag.find(step) {
+                Some(i) => match &dag.nodes[i].step {
+                    Some(s) => {
+                        if self.output_of(s, output).is_none() {
+                            r.errs.push(unknown(
+                                p,
+                                &format!("output of step `{step}`"),
+                                output,
+                                &self.output_names(s),
+                            ));
+                        }
+                    }
+                    None => r.errs.push(
+                        LowerError::new(
+                            codes::UNKNOWN_PIPELINE_REFERENCE,
+                            p,
+                            format!("`{step}` is a group; groups have no outputs"),
+                        )
+                        .with_help("refer to the output of a step inside the group"),
+                    ),
+                },
+                None => {
+                    let names: Vec<String> = dag
+                        .nodes
+                        .iter()
+                        .filter(|n| !n.is_group())
+                        .map(|n| n.name.clone())
+                        .collect();
+                    r.errs.push(unknown(p, "step", step, &names));
+                }
+            },
+            Ref::Item(_) => {
+                if at.and_then(|a| dag.enclosing_loop(a)).is_none() {
+                    r.errs.push(
+                        LowerError::new(
+                            codes::UNKNOWN_PIPELINE_REFERENCE,
+                            p,
+                            "`item` is used outside a loop",
+                        )
+                        .with_help("give the step (or its group) a `for_each`"),
+                    );
+                }
+            }
+            Ref::Input { name, .. } => {
+                if let Some(own) = own
+                    && !own.iter().any(|o| o == name)
+                {
+                    r.errs.push(unknown(p, "input", name, own));
+                }
+            }
+            Ref::Own { .. } => {}
+        }
+    }
+
+    /// Checks the `$(...)` placeholders of a step's command, args, script, env and manifest.
+    fn check_placeholders(
+        &self,
+        step: &Step,
+        own: &[String],
+        at: Option<usize>,
+        dag: &Dag,
+        r: &mut Reader,
+    ) -> Vec<(Ref, String)> {
+        let mut found = Vec::new();
+        let mut inputs: Vec<String> = own.to_vec();
+        let mut outputs: Vec<String> = step.outputs.iter().map(|o| o.name.clone()).collect();
+        if let Run::Template(t) = &step.run
+            && let Some(t) = self.template(t)
+        {
+            inputs.extend(t.step.inputs.iter().map(|i| i.name.clone()));
+            outputs.extend(t.step.outputs.iter().map(|o| o.name.clone()));
+        }
+        let mut strings: Vec<(String, String)> = Vec::new();
+        for f in ["command", "args"] {
+            if let Some(l) = step.raw.get(f).and_then(Value::as_array) {
+                for (k, x) in l.iter().enumerate() {
+                    if let Some(s) = x.as_str() {
+                        strings.push((s.into(), format!("{}/{f}/{k}", step.ptr)));
+                    }
+                }
+            }
+        }
+        if let Some(s) = str_of(&step.raw, "script") {
+            strings.push((s.into(), ptr(&step.ptr, "script")));
+        }
+        if let Some(s) = step.raw.get("resource").and_then(|x| str_of(x, "manifest")) {
+            strings.push((s.into(), ptr(&ptr(&step.ptr, "resource"), "manifest")));
+        }
+        if let Some(m) = step.raw.get("env").and_then(Value::as_object) {
+            for (k, x) in m {
+                if let Some(s) = x.as_str() {
+                    strings.push((s.into(), ptr(&ptr(&step.ptr, "env"), k)));
+                }
+            }
+        }
+        for (s, p) in strings {
+            for seg in segments(&s) {
+                if let Seg::Ref(rf) = seg {
+                    match &rf {
+                        Ref::Input { name, .. } if !inputs.contains(name) => {
+                            r.errs.push(unknown(
+                                &p,
+                                &format!("input of step `{}`", step.name),
+                                name,
+                                &inputs,
+                            ));
+                        }
+                        Ref::Own { name, .. } if !outputs.contains(name) => {
+                            r.errs.push(unknown(
+                                &p,
+                                &format!("output of step `{}`", step.name),
+                                name,
+                                &outputs,
+                            ));
+                        }
+                        Ref::Input { .. } | Ref::Own { .. } => {}
+                        other => {
+                            self.check_ref(dag, at, other, &p, None, r);
+                            found.push((other.clone(), p.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The text of a reference, as the user writes it.
+pub(crate) fn ref_text(r: &Ref) -> String {
+    match r {
+        Ref::Param(p) => format!("params.{p}"),
+        Ref::Output { step, output } => format!("steps.{step}.outputs.{output}"),
+        Ref::Item(None) => "item".into(),
+        Ref::Item(Some(k)) => format!("item.{k}"),
+        Ref::Input { name, attr: None } => format!("inputs.{name}"),
+        Ref::Input { name, attr: Some(a) } => format!("inputs.{name}.{a}"),
+        Ref::Own { name, attr: None } => format!("outputs.{name}"),
+        Ref::Own { name, attr: Some(a) } => format!("outputs.{name}.{a}"),
+    }
+}
+
+/// The type of a loop's items: declared, or inferred from literal items.
+pub(crate) fn item_type(l: &Loop) -> IoType {
+    if let Some(t) = l.item_type {
+        return t;
+    }
+    match l.items.as_ref().and_then(|i| i.first()) {
+        Some(Value::Number(n)) if n.is_i64() => IoType::Int,
+        Some(Value::Number(_)) => IoType::Float,
+        Some(Value::Bool(_)) => IoType::Bool,
+        Some(Value::Object(_)) => IoType::Struct,
+        Some(Value::Array(_)) => IoType::List,
+        _ => IoType::String,
+    }
+}
+
+/// A cycle among sibling dependencies, if any (node indices in order).
+fn find_cycle(dag: &Dag) -> Option<Vec<usize>> {
+    let n = dag.nodes.len();
+    let mut state = vec![0u8; n];
+    let mut stack: Vec<usize> = Vec::new();
+    fn visit(i: usize, dag: &Dag, state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+        state[i] = 1;
+        stack.push(i);
+        for &d in &dag.nodes[i].deps {
+            if state[d] == 1 {
+                let pos = stack.iter().position(|&x| x == d).unwrap_or(0);
+                let mut c: Vec<usize> = stack[pos..].to_vec();
+                c.reverse();
+                return Some(c);
+            }
+            if state[d] == 0
+                && let Some(c) = visit(d, dag, state, stack)
+            {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        None
+    }
+    for i in 0..n {
+        if state[i] == 0
+            && let Some(c) = visit(i, dag, &mut state, &mut stack)
+        {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// Python `json.dumps` spelling (`[1, 2]`, `{"a": "1"}`), as kfp writes loop items.
+pub(crate) fn py_json(v: &Value) -> String {
+    match v {
+        Value::Array(a) => format!("[{}]", a.iter().map(py_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Orders a JSON object's entries by key (kfp writes maps sorted).
+pub(crate) fn sorted(m: Map<String, Value>) -> Map<String, Value> {
+    let mut v: Vec<(String, Value)> = m.into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().collect()
+}
