@@ -893,6 +893,18 @@ impl<'p> Evaluator<'p> {
                 }
                 Ok(RVal::Record(Rc::new(out)))
             }
+            Conv::RecordToMap => match v {
+                RVal::Record(fields) => {
+                    self.charge(fields.len() as u64)?;
+                    let map = fields
+                        .iter()
+                        .filter(|(_, v)| !matches!(v, RVal::Absent))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    Ok(RVal::Map(Rc::new(map)))
+                }
+                other => Ok(other),
+            },
             Conv::Seq(convs) => {
                 let mut v = v;
                 for c in convs {

@@ -196,6 +196,8 @@ pub enum Conv {
     Check(Rc<RefinedTy>),
     List(Rc<Conv>),
     Map(Rc<Conv>),
+    /// An anonymous record used as a map (`for k, v in { a = 1, b = 2 }`).
+    RecordToMap,
     /// Re-layout a record for another record type.
     Record(Vec<(Name, RecordConvField)>),
     Seq(Vec<Conv>),

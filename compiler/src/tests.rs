@@ -182,6 +182,14 @@ fn comprehensions() {
         v("let out = [[x, y] for x in range(2) for y in range(1, 3)]"),
         "[[0,1],[0,2],[1,1],[1,2]]"
     );
+    assert_eq!(
+        v("let out = { \"M_${k}\" = v for k, v in { URI = \"u\", SIZE = \"l\" } }"),
+        r#"{"M_URI":"u","M_SIZE":"l"}"#
+    );
+    assert_eq!(
+        v("let env = { a = \"1\" }\nlet out: Map<String> = env"),
+        r#"{"a":"1"}"#
+    );
     let e = errors("let out = [x for x in 3]");
     assert!(e.contains("K0201") && e.contains("cannot iterate"), "{e}");
 }

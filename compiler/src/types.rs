@@ -131,10 +131,9 @@ pub struct UnionTy {
 pub enum Refinement {
     /// Inclusive bounds, already converted to the base type's values; for strings, lists and
     /// maps the bounds are on the length.
-    Range {
-        lo: Option<RVal>,
-        hi: Option<RVal>,
-    },
+    Range { lo: Option<RVal>, hi: Option<RVal> },
+    /// A pattern that must be found in the string (search semantics, as in JSON Schema and CRD
+    /// `pattern`; write `^...$` to match the whole string).
     Regex(Rc<regex::Regex>),
 }
 
@@ -370,7 +369,7 @@ mod tests {
             "is 0, below the minimum 1"
         );
         assert!(check_refinement(&r, &RVal::Str("abcdefghijkl".into())).is_err());
-        let re = Refinement::Regex(Rc::new(regex::Regex::new("^(?:[a-z]+)$").unwrap()));
+        let re = Refinement::Regex(Rc::new(regex::Regex::new("^[a-z]+$").unwrap()));
         assert!(check_refinement(&re, &RVal::Str("abc".into())).is_ok());
         assert!(check_refinement(&re, &RVal::Str("aB".into())).is_err());
     }

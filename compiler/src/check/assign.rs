@@ -54,6 +54,11 @@ pub(super) fn compat(found: &Ty, expected: &Ty) -> Compat {
             Some(c) => Some(Some(Conv::Map(Rc::new(c)))),
         },
         (Record(a), Record(b)) => record_compat(a, b),
+        (Record(a), Map(t)) if a.name.is_none() && !a.open => a
+            .fields
+            .values()
+            .all(|f| !f.optional && matches!(compat(&f.ty, t), Some(None)))
+            .then_some(Some(Conv::RecordToMap)),
         (Union(a), Union(b)) => (Rc::ptr_eq(a, b) || (a.name.is_some() && a.name == b.name)).then_some(None),
         (Function(a), Function(b)) => {
             let same_params = a.params.len() == b.params.len()
@@ -189,6 +194,26 @@ impl Checker<'_> {
         };
         self.push(d);
     }
+}
+
+/// The one value type of an anonymous record's fields, if they share one (so it can be used as
+/// a map).
+pub(super) fn map_value_type(r: &RecordTy) -> Option<Ty> {
+    if r.name.is_some() || r.open {
+        return None;
+    }
+    let mut elem = Ty::Never;
+    for f in r.fields.values() {
+        if matches!(compat(&f.ty, &elem), Some(None)) {
+            continue;
+        }
+        if matches!(compat(&elem, &f.ty), Some(None)) {
+            elem = f.ty.clone();
+            continue;
+        }
+        return None;
+    }
+    Some(elem)
 }
 
 pub(super) fn apply(ir: Ir, conv: Conv, span: Span) -> Ir {

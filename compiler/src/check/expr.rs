@@ -7,7 +7,7 @@ use kiln_lang::ast::{self, BinOp, CompClause, Expr, ExprKind, StrPart, UnaryOp, 
 use kiln_lang::diagnostic::did_you_mean;
 use kiln_lang::{Diagnostic, Span};
 
-use super::assign::{apply, compat};
+use super::assign::{apply, compat, map_value_type};
 use super::{BUILTINS, Checker, Global, Local};
 use crate::codes;
 use crate::eval::RVal;
@@ -635,7 +635,13 @@ impl<'a> Checker<'a> {
                     out.push(ClauseIr::If(ir));
                 }
                 CompClause::For { vars, iter, .. } => {
-                    let (t, ir) = self.check(iter, None);
+                    let (mut t, mut ir) = self.check(iter, None);
+                    if let Ty::Record(r) = t.base()
+                        && let Some(elem) = map_value_type(r)
+                    {
+                        t = Ty::Map(Rc::new(elem));
+                        ir = apply(ir, Conv::RecordToMap, iter.span);
+                    }
                     let (first, second) = match t.base() {
                         Ty::List(el) => {
                             if vars.len() == 2 {

@@ -346,7 +346,8 @@ impl<'a> Checker<'a> {
                     );
                     return Ty::Error;
                 }
-                match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                // Search semantics, as in JSON Schema / CRD `pattern`: anchor with `^...$` explicitly.
+                match regex::Regex::new(pattern) {
                     Ok(re) => Ty::Refined(Rc::new(RefinedTy {
                         base,
                         refinement: Refinement::Regex(Rc::new(re)),
