@@ -468,7 +468,7 @@ impl Reader {
     }
 
     fn input(&mut self, name: &str, v: &Value, pointer: &str) -> Input {
-        let declared = self.io_type(v, "type", pointer);
+        let declared = self.io_type(v, "kind", pointer);
         let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
         Input {
             name: name.into(),
@@ -593,7 +593,7 @@ impl Reader {
                 let p = ptr(&ptr(pointer, "outputs"), k);
                 Output {
                     name: k.clone(),
-                    ty: self.io_type(ov, "type", &p).unwrap_or(IoType::String),
+                    ty: self.io_type(ov, "kind", &p).unwrap_or(IoType::String),
                     raw: ov.clone(),
                 }
             })
@@ -780,11 +780,11 @@ impl Pipeline {
         let mut params = Vec::new();
         for (k, pv) in entries(v, "params") {
             let p = ptr("/params", &k);
-            let ty = r.io_type(&pv, "type", &p).unwrap_or(IoType::String);
+            let ty = r.io_type(&pv, "kind", &p).unwrap_or(IoType::String);
             if ty.is_artifact() {
                 r.errs.push(LowerError::new(
                     codes::INVALID_PIPELINE_VALUE,
-                    ptr(&p, "type"),
+                    ptr(&p, "kind"),
                     format!("pipeline parameter `{k}` cannot be an artifact ({})", ty.kiln()),
                 ));
             }

@@ -73,14 +73,14 @@ fn kfp_artifacts_params_and_dependencies() {
     let s = spec(
         "train",
         json!({
-            "params": { "lr": { "type": "Float", "default": "0.001" } },
+            "params": { "lr": { "kind": "Float", "default": "0.001" } },
             "steps": {
-                "prep": { "image": "prep", "args": ["--out", "$(outputs.data)"], "outputs": { "data": { "type": "Dataset" } } },
+                "prep": { "image": "prep", "args": ["--out", "$(outputs.data)"], "outputs": { "data": { "kind": "Dataset" } } },
                 "train": {
                     "image": "train",
                     "args": ["--data", "$(inputs.data)", "--lr", "$(inputs.lr)"],
-                    "inputs": { "data": { "from": "steps.prep.outputs.data" }, "lr": { "type": "Float", "from": "params.lr" } },
-                    "outputs": { "model": { "type": "Model" } },
+                    "inputs": { "data": { "from": "steps.prep.outputs.data" }, "lr": { "kind": "Float", "from": "params.lr" } },
+                    "outputs": { "model": { "kind": "Model" } },
                     "retries": { "limit": 2, "backoff": "30s", "factor": 2 },
                     "cache": false,
                     "gpu": 1
@@ -143,8 +143,8 @@ fn kfp_artifacts_params_and_dependencies() {
 #[test]
 fn k0411_artifact_type_mismatch() {
     let v = json!({ "steps": {
-        "eval": { "image": "e", "outputs": { "report": { "type": "HTML" } } },
-        "train": { "image": "t", "inputs": { "data": { "type": "Dataset", "from": "steps.eval.outputs.report" } } }
+        "eval": { "image": "e", "outputs": { "report": { "kind": "HTML" } } },
+        "train": { "image": "t", "inputs": { "data": { "kind": "Dataset", "from": "steps.eval.outputs.report" } } }
     } });
     let e = lower("p", v).unwrap_err();
     assert_eq!(e[0].code, codes::ARTIFACT_TYPE_MISMATCH);
@@ -159,9 +159,9 @@ fn k0411_artifact_type_mismatch() {
 fn k0411_template_input_type() {
     let v = json!({
         "engine": "argo",
-        "templates": { "fit": { "image": "t", "inputs": { "data": { "type": "Dataset" } } } },
+        "templates": { "fit": { "image": "t", "inputs": { "data": { "kind": "Dataset" } } } },
         "steps": {
-            "prep": { "image": "p", "outputs": { "n": { "type": "Int", "path": "/tmp/n" } } },
+            "prep": { "image": "p", "outputs": { "n": { "kind": "Int", "path": "/tmp/n" } } },
             "fit": { "template": "fit", "inputs": { "data": { "from": "steps.prep.outputs.n" } } }
         }
     });
@@ -197,9 +197,9 @@ fn k0412_cycles() {
 #[test]
 fn k0413_unknown_references_suggest() {
     let v = json!({
-        "params": { "epochs": { "type": "Int", "default": "10" } },
+        "params": { "epochs": { "kind": "Int", "default": "10" } },
         "steps": {
-            "prep": { "image": "p", "outputs": { "data": { "type": "Dataset" } } },
+            "prep": { "image": "p", "outputs": { "data": { "kind": "Dataset" } } },
             "train": { "image": "t", "args": ["$(params.epoch)"], "inputs": { "data": { "from": "steps.perp.outputs.data" } } },
             "eval": { "image": "e", "inputs": { "data": { "from": "steps.prep.outputs.dta" } } }
         }
@@ -236,7 +236,7 @@ fn k0414_k0415_k0416() {
     assert_eq!(
         err_codes(
             "p",
-            json!({ "steps": { "a": { "image": "x", "inputs": { "n": { "type": "Int", "value": "ten" } } } } })
+            json!({ "steps": { "a": { "image": "x", "inputs": { "n": { "kind": "Int", "value": "ten" } } } } })
         ),
         vec!["K0415"]
     );
@@ -260,12 +260,12 @@ fn kfp_conditions_nest_like_kfp() {
                 "condition-2": { "group": "condition-1", "when": { "ref": "steps.random_num.outputs.Output", "op": ">", "value": "5" } }
             },
             "steps": {
-                "flip_coin": { "image": "python:3.11", "cache": false, "outputs": { "Output": { "type": "String" } } },
+                "flip_coin": { "image": "python:3.11", "cache": false, "outputs": { "Output": { "kind": "String" } } },
                 "random_num": { "group": "condition-1", "image": "python:3.11", "cache": false,
-                    "inputs": { "low": { "type": "Int", "value": "0" }, "high": { "type": "Int", "value": "9" } },
-                    "outputs": { "Output": { "type": "Int" } } },
+                    "inputs": { "low": { "kind": "Int", "value": "0" }, "high": { "kind": "Int", "value": "9" } },
+                    "outputs": { "Output": { "kind": "Int" } } },
                 "print_msg": { "group": "condition-2", "image": "python:3.11", "cache": false,
-                    "inputs": { "msg": { "type": "String", "value": "heads and $(steps.random_num.outputs.Output) > 5!" } } }
+                    "inputs": { "msg": { "kind": "String", "value": "heads and $(steps.random_num.outputs.Output) > 5!" } } }
             }
         }),
     );
@@ -321,9 +321,9 @@ fn kfp_loop_fan_in_and_exit_handler() {
             "groups": { "for-loop-2": { "for_each": { "numbers": [1, 2, 3] } } },
             "steps": {
                 "double": { "group": "for-loop-2", "image": "python:3.11",
-                    "inputs": { "num": { "from": "item" } }, "outputs": { "out_dataset": { "type": "Dataset" } } },
-                "add": { "image": "python:3.11", "inputs": { "in_datasets": { "type": "Dataset", "list": true, "from": "steps.double.outputs.out_dataset" } },
-                    "outputs": { "out_dataset": { "type": "Dataset" } } }
+                    "inputs": { "num": { "from": "item" } }, "outputs": { "out_dataset": { "kind": "Dataset" } } },
+                "add": { "image": "python:3.11", "inputs": { "in_datasets": { "kind": "Dataset", "list": true, "from": "steps.double.outputs.out_dataset" } },
+                    "outputs": { "out_dataset": { "kind": "Dataset" } } }
             },
             "outputs": { "Output": { "from": "steps.double.outputs.out_dataset", "list": true } }
         }),
@@ -364,7 +364,7 @@ fn kfp_loop_fan_in_and_exit_handler() {
     let v = json!({
         "groups": { "l": { "for_each": { "items": ["a"] } } },
         "steps": {
-            "d": { "group": "l", "image": "x", "outputs": { "o": { "type": "Dataset" } } },
+            "d": { "group": "l", "image": "x", "outputs": { "o": { "kind": "Dataset" } } },
             "u": { "image": "x", "inputs": { "i": { "from": "steps.d.outputs.o" } } }
         }
     });
@@ -373,7 +373,7 @@ fn kfp_loop_fan_in_and_exit_handler() {
     let s = spec(
         "pipeline-with-exit-handler",
         json!({
-            "params": { "message": { "type": "String", "default": "Hello World!" } },
+            "params": { "message": { "kind": "String", "default": "Hello World!" } },
             "steps": { "print_op_2": { "image": "python:3.11", "inputs": { "message": { "from": "params.message" } } } },
             "on_exit": { "name": "print_op", "image": "python:3.11", "inputs": { "message": { "value": "Exit handler has worked!" } } }
         }),
@@ -477,8 +477,8 @@ fn argo_loops_artifacts_and_resources() {
         json!({
             "engine": "argo",
             "steps": {
-                "gen": { "image": "busybox", "outputs": { "hello-art": { "type": "Artifact", "path": "/tmp/hello.txt" } } },
-                "use": { "image": "busybox", "inputs": { "message": { "type": "Artifact", "path": "/tmp/message", "from": "steps.gen.outputs.hello-art" } } },
+                "gen": { "image": "busybox", "outputs": { "hello-art": { "kind": "Artifact", "path": "/tmp/hello.txt" } } },
+                "use": { "image": "busybox", "inputs": { "message": { "kind": "Artifact", "path": "/tmp/message", "from": "steps.gen.outputs.hello-art" } } },
                 "loop": { "image": "busybox", "args": ["$(inputs.m)"], "inputs": { "m": { "value": "$(item)" } }, "for_each": { "items": ["a", "b"] }, "after": ["use"] },
                 "job": { "resource": { "action": "create", "manifest": "kind: Job\n", "success_condition": "status.succeeded > 2", "set_owner_reference": true },
                     "outputs": { "job-name": { "json_path": "{.metadata.name}" } } }
