@@ -8,6 +8,7 @@ pub mod check;
 pub mod codes;
 pub mod eval;
 pub mod ir;
+pub mod lower;
 pub mod render;
 pub mod resolve;
 pub mod source;

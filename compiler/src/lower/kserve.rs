@@ -1,0 +1,473 @@
+//! `serving.InferenceService` -> KServe serving.kserve.io/v1beta1 InferenceService;
+//! `serving.ServingRuntime` -> ServingRuntime / ClusterServingRuntime (v1alpha1);
+//! `serving.InferenceGraph` -> InferenceGraph (v1alpha1).
+//!
+//! A canary lowers the KServe way: the predictor carries the new model and
+//! `canaryTrafficPercent`; the previous revision (the `model` kiln was given) keeps the rest.
+//! Checks: exactly one predictor (K0814), canary traffic 0..100 (K0808), min <= max replicas
+//! (K0809), storageUri scheme (K0810).
+
+use serde_json::{Map, Value, json};
+
+use super::pod::{ContainerSpec, Placement, Usage, usage as res_usage};
+use super::{
+    LowerContext, LowerError, LowerInput, boolean, check_name, codes, int, list, metadata_with, obj, percent,
+    s, variant,
+};
+
+const SCHEMES: &[&str] = &["s3", "gs", "pvc", "hf", "oci", "https", "http"];
+
+/// Requests of a service at its minimum scale, and that minimum (for quota).
+pub fn usage(v: &Value, gpu_resource: &str) -> (Usage, i64) {
+    let min = int(v, "min_replicas").unwrap_or(1);
+    let model = v
+        .get("canary")
+        .and_then(|c| c.get("model"))
+        .or_else(|| v.get("model"));
+    let res = model
+        .and_then(|m| m.get("resources"))
+        .or_else(|| v.get("container").and_then(|c| c.get("resources")));
+    let mut u = res_usage(res, gpu_resource).times(min);
+    if let Some(t) = v.get("transformer") {
+        let tmin = int(t, "min_replicas").unwrap_or(min);
+        u = u.plus(res_usage(t.get("container").and_then(|c| c.get("resources")), gpu_resource).times(tmin));
+    }
+    (u, min)
+}
+
+fn check_uri(m: &Value, p: &str, errs: &mut Vec<LowerError>) {
+    if let Some(uri) = s(m, "storage_uri") {
+        let scheme = uri.split_once("://").map(|(s, _)| s);
+        if !scheme.is_some_and(|sc| SCHEMES.contains(&sc)) {
+            errs.push(
+                LowerError::new(
+                    codes::STORAGE_URI_SCHEME,
+                    format!("{p}/storage_uri"),
+                    format!("KServe cannot load the model from `{uri}`"),
+                )
+                .with_help("use an s3://, gs://, pvc://, hf://, oci:// or https:// URI"),
+            );
+        }
+    }
+}
+
+fn check_replicas(v: &Value, p: &str, errs: &mut Vec<LowerError>) {
+    if let (Some(min), Some(max)) = (int(v, "min_replicas"), int(v, "max_replicas"))
+        && max > 0
+        && min > max
+    {
+        errs.push(
+            LowerError::new(
+                codes::REPLICAS_UNORDERED,
+                format!("{p}/min_replicas"),
+                format!("min_replicas {min} is greater than max_replicas {max}"),
+            )
+            .with_help("swap them, or raise max_replicas"),
+        );
+    }
+}
+
+/// The predictor fields of a model: `(key, body)`, e.g. `("sklearn", {...})`.
+fn model_fields(
+    m: &Value,
+    p: &str,
+    ctx: &LowerContext,
+    errs: &mut Vec<LowerError>,
+    placement: &mut Placement,
+) -> (String, Value) {
+    let format = s(m, "format").unwrap_or("sklearn");
+    let model_style = s(m, "style") == Some("model") || m.get("runtime").is_some();
+    let mut out = Map::new();
+    if model_style {
+        let mut mf = Map::new();
+        mf.insert("name".into(), json!(format));
+        super::copy(&mut mf, m, "format_version", "version");
+        out.insert("modelFormat".into(), Value::Object(mf));
+        super::copy(&mut out, m, "runtime", "runtime");
+    }
+    super::copy(&mut out, m, "container_name", "name");
+    super::copy(&mut out, m, "protocol", "protocolVersion");
+    super::copy(&mut out, m, "runtime_version", "runtimeVersion");
+    super::copy(&mut out, m, "storage_uri", "storageUri");
+    super::copy(&mut out, m, "args", "args");
+    let spec = ContainerSpec {
+        env: m.get("env"),
+        resources: m.get("resources"),
+        ..ContainerSpec::default()
+    };
+    let parts = spec.lower("kserve-container", p, &format!("{p}/resources"), ctx, errs);
+    for k in ["env", "envFrom", "resources", "volumeMounts"] {
+        if let Some(x) = parts.container.get(k) {
+            out.insert(k.into(), x.clone());
+        }
+    }
+    placement.merge(parts.placement);
+    let key = if model_style {
+        "model".to_string()
+    } else {
+        format.to_string()
+    };
+    (key, Value::Object(out))
+}
+
+fn component_placement(out: &mut Map<String, Value>, placement: &Placement) {
+    if !placement.node_selector.is_empty() {
+        out.insert(
+            "nodeSelector".into(),
+            Value::Object(placement.node_selector.clone()),
+        );
+    }
+    if !placement.tolerations.is_empty() {
+        out.insert("tolerations".into(), Value::Array(placement.tolerations.clone()));
+    }
+    if !placement.volumes.is_empty() {
+        out.insert("volumes".into(), Value::Array(placement.volumes.clone()));
+    }
+}
+
+pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
+    // Knative revisions and routes add suffixes to the name.
+    check_name(input, 45, errs);
+    let v = input.value;
+    let mut pred = Map::new();
+    super::copy(&mut pred, v, "min_replicas", "minReplicas");
+    super::copy(&mut pred, v, "max_replicas", "maxReplicas");
+    check_replicas(v, "", errs);
+    if let Some(a) = v.get("autoscaling") {
+        super::copy(&mut pred, a, "metric", "scaleMetric");
+        super::copy(&mut pred, a, "target", "scaleTarget");
+    }
+    super::copy(&mut pred, v, "container_concurrency", "containerConcurrency");
+    super::copy(&mut pred, v, "timeout", "timeout");
+    super::copy(&mut pred, v, "service_account", "serviceAccountName");
+    if let Some(l) = v.get("logger") {
+        let mut lg = Map::new();
+        super::copy(&mut lg, l, "url", "url");
+        super::copy(&mut lg, l, "mode", "mode");
+        pred.insert("logger".into(), Value::Object(lg));
+    }
+    let mut placement = Placement::default();
+    match (v.get("model"), v.get("container")) {
+        (Some(_), Some(_)) | (None, None) => errs.push(
+            LowerError::new(
+                codes::PREDICTOR_MISSING,
+                "",
+                format!("InferenceService `{}` needs exactly one of `model` or `container`", input.name),
+            )
+            .with_help("use `model = kf.sklearn(\"s3://...\")` for a built-in format, or `container` for a custom server"),
+        ),
+        (Some(m), None) => {
+            check_uri(m, "/model", errs);
+            let (model, mp) = match v.get("canary") {
+                Some(c) => {
+                    let t = c.get("traffic").and_then(percent).unwrap_or(0.0);
+                    if !(0.0..=100.0).contains(&t) {
+                        errs.push(
+                            LowerError::new(
+                                codes::CANARY_OUT_OF_RANGE,
+                                "/canary/traffic",
+                                format!("canary traffic {t}% is outside 0..100%"),
+                            )
+                            .with_help("give the canary between 0% and 100% of the traffic"),
+                        );
+                    }
+                    let traffic = if t.fract() == 0.0 { json!(t as i64) } else { json!(t.round() as i64) };
+                    pred.insert("canaryTrafficPercent".into(), traffic);
+                    let cm = c.get("model").unwrap_or(m);
+                    check_uri(cm, "/canary/model", errs);
+                    (cm, "/canary/model")
+                }
+                None => (m, "/model"),
+            };
+            let (k, body) = model_fields(model, mp, ctx, errs, &mut placement);
+            pred.insert(k, body);
+        }
+        (None, Some(c)) => {
+            let parts = ContainerSpec::of(c).lower("kserve-container", "/container", "/container/resources", ctx, errs);
+            pred.insert("containers".into(), json!([parts.container]));
+            placement.merge(parts.placement);
+        }
+    }
+    component_placement(&mut pred, &placement);
+    if let Some(pod) = v.get("pod") {
+        if let Some(ns) = obj(pod, "node_selector") {
+            let sel = pred.entry("nodeSelector").or_insert_with(|| json!({}));
+            if let Some(m) = sel.as_object_mut() {
+                m.extend(ns.clone());
+            }
+        }
+        if let Some(pc) = pod.get("priority_class") {
+            pred.insert("priorityClassName".into(), pc.clone());
+        }
+    }
+
+    let mut spec = Map::new();
+    spec.insert("predictor".into(), Value::Object(pred));
+    if let Some(t) = v.get("transformer") {
+        check_replicas(t, "/transformer", errs);
+        let mut tr = Map::new();
+        super::copy(&mut tr, t, "min_replicas", "minReplicas");
+        super::copy(&mut tr, t, "max_replicas", "maxReplicas");
+        let c = t.get("container").cloned().unwrap_or(json!({}));
+        let parts = ContainerSpec::of(&c).lower(
+            "kserve-container",
+            "/transformer/container",
+            "/transformer/container/resources",
+            ctx,
+            errs,
+        );
+        tr.insert("containers".into(), json!([parts.container]));
+        component_placement(&mut tr, &parts.placement);
+        spec.insert("transformer".into(), Value::Object(tr));
+    }
+    if let Some((tag, e)) = v.get("explainer").and_then(variant) {
+        let mut ex = Map::new();
+        match tag {
+            "Art" => {
+                let mut art = Map::new();
+                super::copy(&mut art, e, "kind", "type");
+                if let Some(cfg) = obj(e, "config") {
+                    art.insert("config".into(), Value::Object(cfg.clone()));
+                }
+                if let Some(r) = e.get("resources") {
+                    let (res, pl) = super::pod::resources(r, "/explainer/Art/resources", ctx, errs);
+                    if let Some(res) = res {
+                        art.insert("resources".into(), res);
+                    }
+                    component_placement(&mut ex, &pl);
+                }
+                ex.insert("art".into(), Value::Object(art));
+            }
+            _ => {
+                let c = e.get("container").cloned().unwrap_or(json!({}));
+                let parts = ContainerSpec::of(&c).lower(
+                    "kserve-container",
+                    "/explainer",
+                    "/explainer/CustomExplainer/container/resources",
+                    ctx,
+                    errs,
+                );
+                ex.insert("containers".into(), json!([parts.container]));
+                component_placement(&mut ex, &parts.placement);
+            }
+        }
+        spec.insert("explainer".into(), Value::Object(ex));
+    }
+    let mut annotations = Map::new();
+    if let Some(m) = s(v, "deployment_mode") {
+        annotations.insert("serving.kserve.io/deploymentMode".into(), json!(m));
+    }
+    vec![json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata_with(input, true, Map::new(), annotations),
+        "spec": spec,
+    })]
+}
+
+pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
+    check_name(input, 63, errs);
+    let v = input.value;
+    let cluster = boolean(v, "cluster") == Some(true);
+    let mut spec = Map::new();
+    if let Some(a) = obj(v, "pod_annotations") {
+        spec.insert("annotations".into(), Value::Object(a.clone()));
+    }
+    let formats: Vec<Value> = list(v, "formats")
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let mut m = Map::new();
+            super::copy(&mut m, f, "name", "name");
+            super::copy(&mut m, f, "version", "version");
+            super::copy(&mut m, f, "auto_select", "autoSelect");
+            super::copy(&mut m, f, "priority", "priority");
+            Value::Object(m)
+        })
+        .collect();
+    spec.insert("supportedModelFormats".into(), Value::Array(formats));
+    if let Some(p) = list(v, "protocols") {
+        spec.insert("protocolVersions".into(), Value::Array(p.clone()));
+    }
+    super::copy(&mut spec, v, "multi_model", "multiModel");
+    super::copy(&mut spec, v, "disabled", "disabled");
+    let mut containers = Vec::new();
+    let mut placement = Placement::default();
+    for (i, c) in list(v, "containers").into_iter().flatten().enumerate() {
+        let p = format!("/containers/{i}");
+        let parts = ContainerSpec::of(c).lower("kserve-container", &p, &format!("{p}/resources"), ctx, errs);
+        containers.push(parts.container);
+        placement.merge(parts.placement);
+    }
+    spec.insert("containers".into(), Value::Array(containers));
+    component_placement(&mut spec, &placement);
+    let kind = if cluster {
+        "ClusterServingRuntime"
+    } else {
+        "ServingRuntime"
+    };
+    vec![json!({
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": kind,
+        "metadata": metadata_with(input, !cluster, Map::new(), Map::new()),
+        "spec": spec,
+    })]
+}
+
+pub fn lower_graph(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
+    check_name(input, 63, errs);
+    let v = input.value;
+    let mut nodes = Map::new();
+    for (name, n) in obj(v, "nodes").into_iter().flatten() {
+        let mut node = Map::new();
+        super::copy(&mut node, n, "router", "routerType");
+        let steps: Vec<Value> = list(n, "steps")
+            .into_iter()
+            .flatten()
+            .map(|st| {
+                let mut m = Map::new();
+                super::copy(&mut m, st, "name", "name");
+                super::copy(&mut m, st, "service", "serviceName");
+                super::copy(&mut m, st, "node", "nodeName");
+                super::copy(&mut m, st, "data", "data");
+                super::copy(&mut m, st, "weight", "weight");
+                super::copy(&mut m, st, "condition", "condition");
+                super::copy(&mut m, st, "dependency", "dependency");
+                Value::Object(m)
+            })
+            .collect();
+        node.insert("steps".into(), Value::Array(steps));
+        nodes.insert(name.clone(), Value::Object(node));
+    }
+    vec![json!({
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": metadata_with(input, true, Map::new(), Map::new()),
+        "spec": {"nodes": nodes},
+    })]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LowerContext, LowerInput, codes, lower};
+    use serde_json::{Value, json};
+
+    fn run(v: &Value) -> Result<Vec<Value>, Vec<super::super::LowerError>> {
+        lower(
+            &LowerInput {
+                ty: "kubeflow.InferenceService",
+                name: "churn",
+                value: v,
+            },
+            &LowerContext::default(),
+        )
+    }
+
+    #[test]
+    fn sklearn_with_canary_scaling_to_zero() {
+        let v = json!({"namespace": "team-churn",
+            "model": {"format": "sklearn", "storage_uri": "s3://models/churn/v3", "style": "framework", "env": {}, "resources": {}},
+            "min_replicas": 0, "max_replicas": 10,
+            "canary": {"model": {"format": "sklearn", "storage_uri": "s3://models/churn/v4", "style": "framework"}, "traffic": "10%"},
+            "pod": {}, "labels": {}, "annotations": {}});
+        let out = run(&v).unwrap();
+        assert_eq!(
+            out[0],
+            json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                "metadata": {"name": "churn", "namespace": "team-churn"},
+                "spec": {"predictor": {"minReplicas": 0, "maxReplicas": 10, "canaryTrafficPercent": 10,
+                    "sklearn": {"storageUri": "s3://models/churn/v4"}}}})
+        );
+    }
+
+    #[test]
+    fn canary_must_be_a_percentage() {
+        let v = json!({"model": {"format": "sklearn", "storage_uri": "s3://m"}, "canary": {"model": {"format": "sklearn", "storage_uri": "s3://n"}, "traffic": 120}});
+        let err = run(&v).unwrap_err();
+        assert_eq!(err[0].code, codes::CANARY_OUT_OF_RANGE);
+        assert_eq!(err[0].pointer, "/canary/traffic");
+    }
+
+    #[test]
+    fn replicas_must_be_ordered() {
+        let v = json!({"model": {"format": "sklearn", "storage_uri": "s3://m"}, "min_replicas": 5, "max_replicas": 2});
+        assert_eq!(run(&v).unwrap_err()[0].code, codes::REPLICAS_UNORDERED);
+    }
+
+    #[test]
+    fn storage_uri_scheme_is_checked() {
+        let v = json!({"model": {"format": "sklearn", "storage_uri": "ftp://m/x"}});
+        let err = run(&v).unwrap_err();
+        assert_eq!(err[0].code, codes::STORAGE_URI_SCHEME);
+        assert_eq!(err[0].pointer, "/model/storage_uri");
+    }
+
+    #[test]
+    fn exactly_one_predictor() {
+        let v = json!({});
+        assert_eq!(run(&v).unwrap_err()[0].code, codes::PREDICTOR_MISSING);
+    }
+
+    #[test]
+    fn gpu_model_style_and_explainer() {
+        let v = json!({"model": {"format": "huggingface", "style": "model", "storage_uri": "hf://meta/llama",
+            "resources": {"gpu": {"accelerator": {"resource": "nvidia.com/gpu", "model": "l4"}, "count": 1}}},
+            "explainer": {"Art": {"kind": "SquareAttack", "config": {"nb_classes": "10"}}},
+            "deployment_mode": "RawDeployment"});
+        let out = run(&v).unwrap();
+        let p = &out[0]["spec"]["predictor"];
+        assert_eq!(p["model"]["modelFormat"], json!({"name": "huggingface"}));
+        assert_eq!(p["model"]["resources"]["limits"]["nvidia.com/gpu"], 1);
+        assert_eq!(p["nodeSelector"], json!({"nvidia.com/gpu.product": "l4"}));
+        assert_eq!(
+            out[0]["spec"]["explainer"],
+            json!({"art": {"type": "SquareAttack", "config": {"nb_classes": "10"}}})
+        );
+        assert_eq!(
+            out[0]["metadata"]["annotations"]["serving.kserve.io/deploymentMode"],
+            "RawDeployment"
+        );
+    }
+
+    #[test]
+    fn runtime_and_graph() {
+        let v = json!({"cluster": true, "formats": [{"name": "sklearn", "version": "1", "auto_select": true, "priority": 1}],
+            "protocols": ["v1", "v2"], "pod_annotations": {"prometheus.kserve.io/port": "8080"},
+            "containers": [{"name": "kserve-container", "image": "kserve-sklearnserver:replace", "args": ["--model_dir=/mnt/models"],
+                "security": {"run_as_non_root": true, "drop_capabilities": ["ALL"]},
+                "resources": {"cpu": "1", "memory": "2Gi", "guaranteed": true}}]});
+        let out = lower(
+            &LowerInput {
+                ty: "kubeflow.ServingRuntime",
+                name: "kserve-sklearnserver",
+                value: &v,
+            },
+            &LowerContext::default(),
+        )
+        .unwrap();
+        assert_eq!(out[0]["kind"], "ClusterServingRuntime");
+        let c = &out[0]["spec"]["containers"][0];
+        assert_eq!(
+            c["resources"],
+            json!({"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "1", "memory": "2Gi"}})
+        );
+        assert_eq!(
+            c["securityContext"],
+            json!({"runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}})
+        );
+        let g = json!({"nodes": {"root": {"router": "Sequence", "steps": [{"service": "sklearn-iris"}, {"service": "xgboost-iris", "data": "$request"}]}}});
+        let out = lower(
+            &LowerInput {
+                ty: "kubeflow.InferenceGraph",
+                name: "model-chainer",
+                value: &g,
+            },
+            &LowerContext::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            out[0]["spec"],
+            json!({"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "sklearn-iris"}, {"serviceName": "xgboost-iris", "data": "$request"}]}}})
+        );
+    }
+}
