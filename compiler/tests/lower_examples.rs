@@ -182,3 +182,69 @@ fn dump() {
     let m = build(Path::new(&f)).unwrap();
     println!("{}", serde_json::to_string_pretty(&m).unwrap());
 }
+
+/// The diagnostic codes of compiling `body` after `import "kubeflow" as kf`.
+fn codes_of(body: &str) -> Vec<String> {
+    let src = format!("import \"kubeflow\" as kf\n{body}\n");
+    let loader = MemoryLoader::new().with("main.kiln", &src);
+    let compiled = compile(&loader, &["main.kiln".to_string()], &Options::default());
+    compiled
+        .diagnostics
+        .iter()
+        .map(|d| d.code.id.to_string())
+        .collect()
+}
+
+#[test]
+fn refinements_check_ml_fields_statically() {
+    // Canary traffic is a Percent(0%..100%).
+    let isvc =
+        |extra: &str| format!("kf.InferenceService \"s\" {{ model = kf.sklearn(\"s3://m/v1\"), {extra} }}");
+    assert_eq!(
+        codes_of(&isvc(
+            "canary = { model = kf.sklearn(\"s3://m/v2\"), traffic = 120% }"
+        )),
+        ["K0206"]
+    );
+    // storageUri schemes.
+    assert_eq!(
+        codes_of("kf.InferenceService \"s\" { model = kf.sklearn(\"ftp://m/v1\") }"),
+        ["K0603"]
+    );
+    // Replicas are non-negative.
+    assert_eq!(codes_of(&isvc("min_replicas = -1")), ["K0206"]);
+    // GPU counts are whole numbers of at least one.
+    assert_eq!(
+        codes_of(
+            "kf.Notebook \"n\" { image = \"jupyter:1\", gpu = { accelerator = kf.nvidia(\"t4\"), count = 0 } }"
+        ),
+        ["K0206"]
+    );
+    // Images are validated references.
+    assert_eq!(
+        codes_of("kf.Notebook \"n\" { image = \"Not An Image\" }"),
+        ["K0206"]
+    );
+    // Namespaces are DNS-1123 labels.
+    assert_eq!(
+        codes_of("kf.Notebook \"n\" { image = \"jupyter:1\", namespace = \"Team_A\" }"),
+        ["K0206"]
+    );
+    // Unknown fields are errors (closed records).
+    assert_eq!(
+        codes_of("kf.Notebook \"n\" { image = \"jupyter:1\", memroy = 16Gi }"),
+        ["K0203"]
+    );
+    // Frameworks are an enum.
+    assert_eq!(
+        codes_of("kf.TrainingJob \"t\" { framework = \"pytorch2\", image = \"x:1\" }"),
+        ["K0205"]
+    );
+    // Katib search spaces: step is positive.
+    assert_eq!(
+        codes_of(
+            "let s: Map<kf.Parameter> = { lr = kf.Parameter { space = kf.Space.DoubleRange { min = 0.1, max = 0.2, step = -0.1 } } }"
+        ),
+        ["K0206"]
+    );
+}

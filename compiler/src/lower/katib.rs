@@ -443,7 +443,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, codes, lower};
+    use super::super::{LowerContext, codes, lower_one};
     use serde_json::{Value, json};
 
     fn experiment() -> Value {
@@ -464,12 +464,10 @@ mod tests {
     }
 
     fn run(v: &Value) -> Result<Vec<Value>, Vec<super::super::LowerError>> {
-        lower(
-            &LowerInput {
-                ty: "kubeflow.Experiment",
-                name: "pytorchjob-mnist",
-                value: v,
-            },
+        lower_one(
+            "kubeflow.Experiment",
+            "pytorchjob-mnist",
+            v,
             &LowerContext::default(),
         )
     }

@@ -15,6 +15,17 @@ use super::{
     s, variant,
 };
 
+/// `GraphStep` fields and their InferenceGraph names.
+const GRAPH_STEP_FIELDS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("service", "serviceName"),
+    ("node", "nodeName"),
+    ("data", "data"),
+    ("weight", "weight"),
+    ("condition", "condition"),
+    ("dependency", "dependency"),
+];
+
 const SCHEMES: &[&str] = &["s3", "gs", "pvc", "hf", "oci", "https", "http"];
 
 /// Requests of a service at its minimum scale, and that minimum (for quota).
@@ -277,12 +288,15 @@ pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<Lowe
         .into_iter()
         .flatten()
         .map(|f| {
-            let mut m = Map::new();
-            super::copy(&mut m, f, "name", "name");
-            super::copy(&mut m, f, "version", "version");
-            super::copy(&mut m, f, "auto_select", "autoSelect");
-            super::copy(&mut m, f, "priority", "priority");
-            Value::Object(m)
+            Value::Object(super::renamed(
+                f,
+                &[
+                    ("name", "name"),
+                    ("version", "version"),
+                    ("auto_select", "autoSelect"),
+                    ("priority", "priority"),
+                ],
+            ))
         })
         .collect();
     spec.insert("supportedModelFormats".into(), Value::Array(formats));
@@ -324,17 +338,7 @@ pub fn lower_graph(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<Lower
         let steps: Vec<Value> = list(n, "steps")
             .into_iter()
             .flatten()
-            .map(|st| {
-                let mut m = Map::new();
-                super::copy(&mut m, st, "name", "name");
-                super::copy(&mut m, st, "service", "serviceName");
-                super::copy(&mut m, st, "node", "nodeName");
-                super::copy(&mut m, st, "data", "data");
-                super::copy(&mut m, st, "weight", "weight");
-                super::copy(&mut m, st, "condition", "condition");
-                super::copy(&mut m, st, "dependency", "dependency");
-                Value::Object(m)
-            })
+            .map(|st| Value::Object(super::renamed(st, GRAPH_STEP_FIELDS)))
             .collect();
         node.insert("steps".into(), Value::Array(steps));
         nodes.insert(name.clone(), Value::Object(node));
@@ -349,18 +353,11 @@ pub fn lower_graph(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<Lower
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, codes, lower};
+    use super::super::{LowerContext, codes, lower_one};
     use serde_json::{Value, json};
 
     fn run(v: &Value) -> Result<Vec<Value>, Vec<super::super::LowerError>> {
-        lower(
-            &LowerInput {
-                ty: "kubeflow.InferenceService",
-                name: "churn",
-                value: v,
-            },
-            &LowerContext::default(),
-        )
+        lower_one("kubeflow.InferenceService", "churn", v, &LowerContext::default())
     }
 
     #[test]
@@ -436,12 +433,10 @@ mod tests {
             "containers": [{"name": "kserve-container", "image": "kserve-sklearnserver:replace", "args": ["--model_dir=/mnt/models"],
                 "security": {"run_as_non_root": true, "drop_capabilities": ["ALL"]},
                 "resources": {"cpu": "1", "memory": "2Gi", "guaranteed": true}}]});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.ServingRuntime",
-                name: "kserve-sklearnserver",
-                value: &v,
-            },
+        let out = lower_one(
+            "kubeflow.ServingRuntime",
+            "kserve-sklearnserver",
+            &v,
             &LowerContext::default(),
         )
         .unwrap();
@@ -456,12 +451,10 @@ mod tests {
             json!({"runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}})
         );
         let g = json!({"nodes": {"root": {"router": "Sequence", "steps": [{"service": "sklearn-iris"}, {"service": "xgboost-iris", "data": "$request"}]}}});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.InferenceGraph",
-                name: "model-chainer",
-                value: &g,
-            },
+        let out = lower_one(
+            "kubeflow.InferenceGraph",
+            "model-chainer",
+            &g,
             &LowerContext::default(),
         )
         .unwrap();

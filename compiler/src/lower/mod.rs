@@ -230,6 +230,16 @@ pub(crate) fn copy(out: &mut Map<String, Value>, v: &Value, from: &str, to: &str
     }
 }
 
+/// The fields of `v` named in `pairs` (`(kiln name, manifest name)`), renamed, in `pairs`
+/// order; absent fields are left out.
+pub(crate) fn renamed(v: &Value, pairs: &[(&str, &str)]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (from, to) in pairs {
+        copy(&mut out, v, from, to);
+    }
+    out
+}
+
 /// A number rendered as a string (Katib feasible spaces, algorithm settings).
 pub(crate) fn num_string(v: &Value) -> String {
     match v {
@@ -471,6 +481,17 @@ pub(crate) fn metadata_with(
     Value::Object(m)
 }
 
+/// [`lower`] of one value (tests).
+#[cfg(test)]
+pub(crate) fn lower_one(
+    ty: &str,
+    name: &str,
+    value: &Value,
+    ctx: &LowerContext,
+) -> Result<Vec<Value>, Vec<LowerError>> {
+    lower(&LowerInput { ty, name, value }, ctx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,30 +537,14 @@ mod tests {
     #[test]
     fn unknown_types_are_reported() {
         let v = json!({});
-        let err = lower(
-            &LowerInput {
-                ty: "main.Foo",
-                name: "x",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("main.Foo", "x", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::INVALID_LOWERING_INPUT);
     }
 
     #[test]
     fn node_pools_lower_to_nothing() {
         let v = json!({"accelerator": {"resource": "nvidia.com/gpu", "model": "a100"}, "per_node": 8, "cpu": "96", "memory": "1Ti"});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.NodePool",
-                name: "a100",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.NodePool", "a100", &v, &LowerContext::default()).unwrap();
         assert!(out.is_empty());
     }
 }

@@ -45,7 +45,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
     }
     let res = Value::Object(res);
     let mut spec = ContainerSpec {
-        name: Some(input.name),
+        name: Some(s(v, "container_name").unwrap_or(input.name)),
         image: v.get("image"),
         pull_policy: v.get("pull_policy"),
         command: v.get("command"),
@@ -91,7 +91,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         json!({"service_account": v.get("service_account").cloned().unwrap_or(json!("default-editor"))});
     let pod = pod_spec(vec![parts.container], &parts.placement, Some(&settings), None);
     let notebook = json!({
-        "apiVersion": "kubeflow.org/v1",
+        "apiVersion": format!("kubeflow.org/{}", s(v, "api_version").unwrap_or("v1")),
         "kind": "Notebook",
         "metadata": metadata_with(input, true, labels, annotations),
         "spec": {"template": {"spec": pod}},
@@ -145,7 +145,7 @@ pub fn lower_pod_default(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, codes, lower};
+    use super::super::{LowerContext, codes, lower_one};
     use serde_json::json;
 
     fn a100_pool() -> serde_json::Value {
@@ -162,15 +162,7 @@ mod tests {
             "env": {"values": {"A": "1"}}, "server_type": "jupyter", "service_account": "default-editor", "stopped": false,
             "labels": {}, "annotations": {}
         });
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.Notebook",
-                name: "churn-dev",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.Notebook", "churn-dev", &v, &LowerContext::default()).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(
             out[0],
@@ -202,15 +194,7 @@ mod tests {
     fn gpu_model_must_exist_in_a_declared_pool() {
         let ctx = LowerContext::new(vec![("kubeflow.NodePool", "a100", a100_pool())]);
         let v = json!({"image": "x", "gpu": {"accelerator": {"resource": "nvidia.com/gpu", "model": "a100-80g"}, "count": 1}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Notebook",
-                name: "nb",
-                value: &v,
-            },
-            &ctx,
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Notebook", "nb", &v, &ctx).unwrap_err();
         assert_eq!(err[0].code, codes::GPU_MODEL_UNKNOWN);
         assert_eq!(err[0].pointer, "/gpu/accelerator");
         assert!(
@@ -226,15 +210,7 @@ mod tests {
     fn gpus_must_fit_on_one_node() {
         let ctx = LowerContext::new(vec![("kubeflow.NodePool", "a100", a100_pool())]);
         let v = json!({"image": "x", "memory": "2Ti", "gpu": {"accelerator": {"resource": "nvidia.com/gpu", "model": "a100-80gb"}, "count": 16}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Notebook",
-                name: "nb",
-                value: &v,
-            },
-            &ctx,
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Notebook", "nb", &v, &ctx).unwrap_err();
         assert_eq!(err[0].code, codes::DOES_NOT_FIT_NODE);
         assert_eq!(
             err[0].message,
@@ -249,15 +225,7 @@ mod tests {
     #[test]
     fn limits_below_requests_are_errors() {
         let v = json!({"image": "x", "cpu": "2", "limits": {"cpu": "1"}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Notebook",
-                name: "nb",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Notebook", "nb", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::LIMIT_BELOW_REQUEST);
         assert_eq!(err[0].pointer, "/limits/cpu");
     }
@@ -265,15 +233,7 @@ mod tests {
     #[test]
     fn names_must_be_dns_labels() {
         let v = json!({"image": "x"});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Notebook",
-                name: "Churn_Dev",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Notebook", "Churn_Dev", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::INVALID_NAME);
         assert!(err[0].help.as_deref().unwrap().contains("churn-dev"));
     }
@@ -284,12 +244,10 @@ mod tests {
             "env": {"values": {"KF_PIPELINES_SA_TOKEN_PATH": "/var/run/secrets/kubeflow/pipelines/token"}},
             "volumes": [{"name": "volume-kf-pipeline-token", "path": "/var/run/secrets/kubeflow/pipelines",
                 "source": {"ServiceAccountToken": {"token_path": "token", "audience": "pipelines.kubeflow.org", "expiration": "2h0m0s"}}}]});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.PodDefault",
-                name: "access-ml-pipeline",
-                value: &v,
-            },
+        let out = lower_one(
+            "kubeflow.PodDefault",
+            "access-ml-pipeline",
+            &v,
             &LowerContext::default(),
         )
         .unwrap();

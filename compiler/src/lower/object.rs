@@ -34,21 +34,13 @@ pub fn lower(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, lower};
+    use super::super::{LowerContext, lower_one};
     use serde_json::json;
 
     #[test]
     fn objects_pass_through() {
         let v = json!({"api_version": "v1", "kind": "ConfigMap", "namespace": "ns", "labels": {"a": "b"}, "annotations": {}, "data": {"k": "v"}});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.Object",
-                name: "settings",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.Object", "settings", &v, &LowerContext::default()).unwrap();
         assert_eq!(
             out[0],
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "ns", "labels": {"a": "b"}}, "data": {"k": "v"}})

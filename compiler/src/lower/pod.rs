@@ -415,17 +415,17 @@ pub fn volume(v: &Value) -> (Value, Value) {
 
 /// Lowers `core.Security` to a securityContext.
 fn security(sec: &Value) -> Value {
-    let mut out = Map::new();
-    for (from, to) in [
-        ("allow_privilege_escalation", "allowPrivilegeEscalation"),
-        ("privileged", "privileged"),
-        ("run_as_non_root", "runAsNonRoot"),
-        ("run_as_user", "runAsUser"),
-        ("run_as_group", "runAsGroup"),
-        ("read_only_root_filesystem", "readOnlyRootFilesystem"),
-    ] {
-        super::copy(&mut out, sec, from, to);
-    }
+    let mut out = super::renamed(
+        sec,
+        &[
+            ("allow_privilege_escalation", "allowPrivilegeEscalation"),
+            ("privileged", "privileged"),
+            ("run_as_non_root", "runAsNonRoot"),
+            ("run_as_user", "runAsUser"),
+            ("run_as_group", "runAsGroup"),
+            ("read_only_root_filesystem", "readOnlyRootFilesystem"),
+        ],
+    );
     let mut caps = Map::new();
     if let Some(d) = list(sec, "drop_capabilities") {
         caps.insert("drop".into(), Value::Array(d.clone()));

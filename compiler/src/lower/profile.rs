@@ -176,21 +176,13 @@ fn gpu_res_label() -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, codes, lower};
+    use super::super::{LowerContext, codes, lower_one};
     use serde_json::json;
 
     #[test]
     fn profile_lowers_owner_and_quota() {
         let v = json!({"owner": "alice@acme.com", "owner_kind": "User", "quota": {"cpu": "64", "memory": "512Gi", "gpu": 16, "gpu_resource": "nvidia.com/gpu", "extra": {}}, "plugins": [], "labels": {}, "annotations": {}});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.Profile",
-                name: "team-churn",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.Profile", "team-churn", &v, &LowerContext::default()).unwrap();
         assert_eq!(
             out[0],
             json!({"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": "team-churn"},
@@ -227,15 +219,7 @@ mod tests {
                 json!({"namespace": "team-churn", "parallel": 2, "trial": {"Training": {"job": {"framework": "pytorch", "image": "x", "workers": 1, "per_worker": {"gpu": gpu(8)}}}}}),
             ),
         ]);
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Profile",
-                name: "team-churn",
-                value: &profile,
-            },
-            &ctx,
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Profile", "team-churn", &profile, &ctx).unwrap_err();
         assert_eq!(err[0].code, codes::QUOTA_EXCEEDED);
         assert_eq!(
             err[0].message,
@@ -262,27 +246,9 @@ mod tests {
             "nb",
             json!({"namespace": "ns", "image": "x", "cpu": "4", "memory": "16Gi"}),
         )]);
-        assert!(
-            lower(
-                &LowerInput {
-                    ty: "kubeflow.Profile",
-                    name: "ns",
-                    value: &profile
-                },
-                &ctx
-            )
-            .is_ok()
-        );
+        assert!(lower_one("kubeflow.Profile", "ns", &profile, &ctx).is_ok());
         let small = json!({"owner": "a", "quota": {"memory": "8Gi"}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.Profile",
-                name: "ns",
-                value: &small,
-            },
-            &ctx,
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.Profile", "ns", &small, &ctx).unwrap_err();
         assert_eq!(
             err[0].message,
             "namespace `ns` would request 16Gi memory; its Profile quota is 8Gi"

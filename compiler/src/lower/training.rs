@@ -125,12 +125,16 @@ pub fn job_body(job: &Value, p: &str, ctx: &LowerContext, errs: &mut Vec<LowerEr
     let mut spec = Map::new();
     if fw == "pytorch" {
         if let Some(e) = job.get("elastic") {
-            let mut el = Map::new();
-            super::copy(&mut el, e, "min", "minReplicas");
-            super::copy(&mut el, e, "max", "maxReplicas");
-            super::copy(&mut el, e, "max_restarts", "maxRestarts");
-            super::copy(&mut el, e, "rdzv_backend", "rdzvBackend");
-            super::copy(&mut el, e, "rdzv_port", "rdzvPort");
+            let el = super::renamed(
+                e,
+                &[
+                    ("min", "minReplicas"),
+                    ("max", "maxReplicas"),
+                    ("max_restarts", "maxRestarts"),
+                    ("rdzv_backend", "rdzvBackend"),
+                    ("rdzv_port", "rdzvPort"),
+                ],
+            );
             spec.insert("elasticPolicy".into(), Value::Object(el));
         }
         if let Some(n) = job.get("procs_per_worker") {
@@ -281,7 +285,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, codes, lower};
+    use super::super::{LowerContext, codes, lower_one};
     use serde_json::json;
 
     fn gpu(n: i64) -> serde_json::Value {
@@ -297,15 +301,7 @@ mod tests {
             "procs_per_worker": 8, "world_size": 32, "volumes": [], "restart_policy": "OnFailure",
             "roles": {}, "run": {"clean_pods": "Running", "ttl": "1h0m0s"}, "metrics": [], "pod": {}, "labels": {}, "annotations": {}
         });
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "churn-ddp",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.TrainingJob", "churn-ddp", &v, &LowerContext::default()).unwrap();
         let job = &out[0];
         assert_eq!(job["kind"], "PyTorchJob");
         let name = job["metadata"]["name"].as_str().unwrap();
@@ -342,28 +338,12 @@ mod tests {
             json!([{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
         );
         // Same spec, same name; different spec, different name.
-        let again = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "churn-ddp",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let again = lower_one("kubeflow.TrainingJob", "churn-ddp", &v, &LowerContext::default()).unwrap();
         assert_eq!(again[0]["metadata"]["name"], job["metadata"]["name"]);
         let mut v2 = v.clone();
         v2["workers"] = json!(2);
         v2["world_size"] = json!(16);
-        let other = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "churn-ddp",
-                value: &v2,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let other = lower_one("kubeflow.TrainingJob", "churn-ddp", &v2, &LowerContext::default()).unwrap();
         assert_ne!(other[0]["metadata"]["name"], job["metadata"]["name"]);
     }
 
@@ -382,15 +362,7 @@ mod tests {
             ("jax", "JAXJob", "jaxReplicaSpecs", vec!["Worker"]),
         ] {
             let v = json!({"framework": fw, "image": "x:1", "workers": 2});
-            let out = lower(
-                &LowerInput {
-                    ty: "training.TrainingJob",
-                    name: "j",
-                    value: &v,
-                },
-                &LowerContext::default(),
-            )
-            .unwrap();
+            let out = lower_one("training.TrainingJob", "j", &v, &LowerContext::default()).unwrap();
             assert_eq!(out[0]["kind"], kind);
             let got: Vec<&String> = out[0]["spec"][field].as_object().unwrap().keys().collect();
             assert_eq!(got, roles, "{fw}");
@@ -400,15 +372,7 @@ mod tests {
     #[test]
     fn world_size_must_match() {
         let v = json!({"framework": "pytorch", "image": "x:1", "workers": 4, "per_worker": {"gpu": gpu(8)}, "procs_per_worker": 4, "world_size": 24});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "j",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::WORLD_SIZE_MISMATCH);
         assert_eq!(err[0].message, "each worker runs 4 processes but has 8 GPUs");
         assert_eq!(
@@ -421,38 +385,14 @@ mod tests {
     fn elastic_bounds_are_ordered() {
         let v =
             json!({"framework": "pytorch", "image": "x:1", "workers": 2, "elastic": {"min": 4, "max": 2}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "j",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::ELASTIC_UNORDERED);
         let v =
             json!({"framework": "pytorch", "image": "x:1", "workers": 8, "elastic": {"min": 2, "max": 4}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "j",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].pointer, "/workers");
         let v = json!({"framework": "pytorch", "image": "x:1", "workers": 3, "elastic": {"min": 2, "max": 4, "rdzv_backend": "c10d"}});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "j",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap();
+        let out = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap();
         assert_eq!(
             out[0]["spec"]["elasticPolicy"],
             json!({"minReplicas": 2, "maxReplicas": 4, "rdzvBackend": "c10d"})
@@ -463,15 +403,7 @@ mod tests {
     #[test]
     fn roles_must_exist() {
         let v = json!({"framework": "pytorch", "image": "x:1", "roles": {"Wroker": {"replicas": 2}}});
-        let err = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "j",
-                value: &v,
-            },
-            &LowerContext::default(),
-        )
-        .unwrap_err();
+        let err = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap_err();
         assert_eq!(err[0].code, codes::INVALID_ROLE);
         assert!(
             err[0]
@@ -489,12 +421,10 @@ mod tests {
             "Launcher": {"replicas": 1, "command": ["mpirun"], "resources": {"limits": {"cpu": "1", "memory": "2Gi"}}},
             "Worker": {"replicas": 2, "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}
         }});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingJob",
-                name: "tensorflow-mnist",
-                value: &v,
-            },
+        let out = lower_one(
+            "kubeflow.TrainingJob",
+            "tensorflow-mnist",
+            &v,
             &LowerContext::default(),
         )
         .unwrap();

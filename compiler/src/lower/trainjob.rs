@@ -162,7 +162,7 @@ pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<Lowe
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, LowerInput, lower};
+    use super::super::{LowerContext, lower_one};
     use serde_json::json;
 
     #[test]
@@ -171,12 +171,10 @@ mod tests {
             "command": ["python3", "-c", "print(1)"], "env": {}, "nodes": 2,
             "resources_per_node": {"cpu": "2", "memory": "4Gi", "limits": {"cpu": "4", "memory": "8Gi"}},
             "dataset": {"storage_uri": "hf://tatsu-lab/alpaca", "env": {}}, "labels": {}, "annotations": {}});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainJob",
-                name: "multi-step-example",
-                value: &v,
-            },
+        let out = lower_one(
+            "kubeflow.TrainJob",
+            "multi-step-example",
+            &v,
             &LowerContext::default(),
         )
         .unwrap();
@@ -205,12 +203,10 @@ mod tests {
             {"name": "node", "depends_on": ["dataset-initializer"], "ancestor_step": "trainer",
              "container": {"name": "node", "image": "pytorch/pytorch:2.13.0-cuda13.0-cudnn9-runtime"}}
         ]});
-        let out = lower(
-            &LowerInput {
-                ty: "kubeflow.TrainingRuntime",
-                name: "torch-with-dataset-init",
-                value: &v,
-            },
+        let out = lower_one(
+            "kubeflow.TrainingRuntime",
+            "torch-with-dataset-init",
+            &v,
             &LowerContext::default(),
         )
         .unwrap();
