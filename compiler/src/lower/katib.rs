@@ -143,6 +143,8 @@ fn algorithm(a: Option<&Value>) -> Value {
         "MultivariateTpe" => "multivariate-tpe",
         "Cmaes" => "cmaes",
         "Hyperband" => "hyperband",
+        "Darts" => "darts",
+        "Enas" => "enas",
         _ => "random",
     };
     let settings: Vec<Value> = f
@@ -209,6 +211,45 @@ fn metrics_collector(m: &Value, ctx: &LowerContext, errs: &mut Vec<LowerError>) 
     }
     out.insert("collector".into(), Value::Object(collector));
     Value::Object(out)
+}
+
+/// `nasConfig` of a `tuning.Nas` value.
+fn nas_config(n: &Value, errs: &mut Vec<LowerError>) -> Value {
+    let mut graph = Map::new();
+    super::copy(&mut graph, n, "layers", "numLayers");
+    if let Some(l) = list(n, "input_sizes") {
+        graph.insert("inputSizes".into(), Value::Array(l.clone()));
+    }
+    if let Some(l) = list(n, "output_sizes") {
+        graph.insert("outputSizes".into(), Value::Array(l.clone()));
+    }
+    let ops: Vec<Value> = list(n, "operations")
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, op)| {
+            let mut o = Map::new();
+            super::copy(&mut o, op, "kind", "operationType");
+            let params: Vec<Value> = obj(op, "parameters")
+                .into_iter()
+                .flatten()
+                .map(|(k, p)| {
+                    parameter(
+                        k,
+                        p,
+                        &ptr(&format!("/nas/operations/{i}/parameters"), k),
+                        false,
+                        errs,
+                    )
+                })
+                .collect();
+            if !params.is_empty() {
+                o.insert("parameters".into(), Value::Array(params));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({"graphConfig": graph, "operations": ops})
 }
 
 /// Every `${trialParameters.x}` name in the strings of `v`.
@@ -374,9 +415,60 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         tpm.insert("reference".into(), json!(key));
         trial_parameters.push(Value::Object(tpm));
     }
+    let mut known: Vec<String> = names.iter().map(|(_, tn, _)| tn.clone()).collect();
+    let algo = v.get("algorithm").and_then(variant).map_or("Random", |(t, _)| t);
+    let nas_algo = matches!(algo, "Darts" | "Enas");
+    let nas = v.get("nas").map(|n| nas_config(n, errs));
+    if nas_algo != nas.is_some() {
+        errs.push(
+            LowerError::new(
+                codes::NAS_MISMATCH,
+                "/algorithm",
+                if nas_algo {
+                    "a neural architecture search algorithm needs a `nas` search space".to_string()
+                } else {
+                    "`nas` needs the Darts or Enas algorithm".to_string()
+                },
+            )
+            .with_help("use `algorithm = kf.Algorithm.Darts {}` together with `nas = { ... }`"),
+        );
+    }
+    if nas.is_some() {
+        let label = algo.to_uppercase();
+        for (name, reference, description) in [
+            (
+                "algorithmSettings",
+                "algorithm-settings",
+                format!("Algorithm settings of {label} Experiment"),
+            ),
+            (
+                "searchSpace",
+                "search-space",
+                format!("Search Space of {label} Experiment"),
+            ),
+            (
+                "numberLayers",
+                "num-layers",
+                "Number of Neural Network layers".to_string(),
+            ),
+        ] {
+            if !used.iter().any(|u| u == name) {
+                errs.push(
+                    LowerError::new(
+                        codes::TRIAL_PARAMETER_UNUSED,
+                        "/nas",
+                        format!("the NAS trial parameter `{name}` is never used by the trial job"),
+                    )
+                    .with_help("pass `kf.nas_params()` values to the job"),
+                );
+            }
+            trial_parameters.push(json!({"name": name, "description": description, "reference": reference}));
+            known.push(name.to_string());
+        }
+    }
     let mut reported = Vec::new();
     for u in &used {
-        if !names.iter().any(|(_, tn, _)| tn == u) && !reported.contains(u) {
+        if !known.contains(u) && !reported.contains(u) {
             reported.push(u.clone());
             let best = names
                 .iter()
@@ -430,7 +522,12 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         spec.insert("metricsCollectorSpec".into(), metrics_collector(m, ctx, errs));
     }
     super::copy(&mut spec, v, "resume_policy", "resumePolicy");
-    spec.insert("parameters".into(), Value::Array(parameters));
+    if let Some(n) = nas {
+        spec.insert("nasConfig".into(), n);
+    }
+    if !parameters.is_empty() {
+        spec.insert("parameters".into(), Value::Array(parameters));
+    }
     spec.insert("trialTemplate".into(), Value::Object(template));
     let exp = json!({
         "apiVersion": "kubeflow.org/v1beta1",
@@ -605,5 +702,43 @@ mod tests {
             spec["trialTemplate"]["primaryContainerName"],
             "training-container"
         );
+    }
+
+    #[test]
+    fn nas_experiments_lower_nas_config_and_fixed_trial_parameters() {
+        let v = json!({
+            "objective": {"direction": "maximize", "metric": "Best-Genotype"},
+            "algorithm": {"Darts": {"num_epochs": 3}},
+            "search": {},
+            "nas": {"layers": 3, "operations": [
+                {"kind": "separable_convolution", "parameters": {"filter_size": {"space": {"Categorical": {"values": ["3"]}}, "trial_name": "", "description": ""}}},
+                {"kind": "skip_connection", "parameters": {}}
+            ]},
+            "parallel": 1, "max_trials": 1,
+            "trial": {"Batch": {"container": {"name": "training-container", "image": "x:1", "command": [
+                "--a=${trialParameters.algorithmSettings}", "--s=${trialParameters.searchSpace}", "--n=${trialParameters.numberLayers}"]}}}
+        });
+        let out = lower_one("kubeflow.Experiment", "darts-gpu", &v, &LowerContext::default()).unwrap();
+        let spec = &out[0]["spec"];
+        assert_eq!(
+            spec["algorithm"],
+            json!({"algorithmName": "darts", "algorithmSettings": [{"name": "num_epochs", "value": "3"}]})
+        );
+        assert_eq!(
+            spec["nasConfig"],
+            json!({"graphConfig": {"numLayers": 3}, "operations": [
+                {"operationType": "separable_convolution", "parameters": [{"name": "filter_size", "parameterType": "categorical", "feasibleSpace": {"list": ["3"]}}]},
+                {"operationType": "skip_connection"}
+            ]})
+        );
+        assert!(spec.get("parameters").is_none());
+        assert_eq!(
+            spec["trialTemplate"]["trialParameters"][1],
+            json!({"name": "searchSpace", "description": "Search Space of DARTS Experiment", "reference": "search-space"})
+        );
+        let mut v2 = v.clone();
+        v2["algorithm"] = json!({"Random": {}});
+        let err = lower_one("kubeflow.Experiment", "darts-gpu", &v2, &LowerContext::default()).unwrap_err();
+        assert_eq!(err[0].code, codes::NAS_MISMATCH);
     }
 }

@@ -46,14 +46,15 @@ pub fn usage(v: &Value, gpu_resource: &str) -> (Usage, i64) {
     (u, min)
 }
 
-fn check_uri(m: &Value, p: &str, errs: &mut Vec<LowerError>) {
-    if let Some(uri) = s(m, "storage_uri") {
+/// K0810 for the model URI at `pointer`.
+fn check_uri(uri: Option<&str>, pointer: &str, errs: &mut Vec<LowerError>) {
+    if let Some(uri) = uri {
         let scheme = uri.split_once("://").map(|(s, _)| s);
         if !scheme.is_some_and(|sc| SCHEMES.contains(&sc)) {
             errs.push(
                 LowerError::new(
                     codes::STORAGE_URI_SCHEME,
-                    format!("{p}/storage_uri"),
+                    pointer,
                     format!("KServe cannot load the model from `{uri}`"),
                 )
                 .with_help("use an s3://, gs://, pvc://, hf://, oci:// or https:// URI"),
@@ -168,7 +169,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
             .with_help("use `model = kf.sklearn(\"s3://...\")` for a built-in format, or `container` for a custom server"),
         ),
         (Some(m), None) => {
-            check_uri(m, "/model", errs);
+            check_uri(s(m, "storage_uri"), "/model/storage_uri", errs);
             let (model, mp) = match v.get("canary") {
                 Some(c) => {
                     let t = c.get("traffic").and_then(percent).unwrap_or(0.0);
@@ -185,7 +186,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                     let traffic = if t.fract() == 0.0 { json!(t as i64) } else { json!(t.round() as i64) };
                     pred.insert("canaryTrafficPercent".into(), traffic);
                     let cm = c.get("model").unwrap_or(m);
-                    check_uri(cm, "/canary/model", errs);
+                    check_uri(s(cm, "storage_uri"), "/canary/model/storage_uri", errs);
                     (cm, "/canary/model")
                 }
                 None => (m, "/model"),
@@ -351,6 +352,36 @@ pub fn lower_graph(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<Lower
     })]
 }
 
+pub fn lower_llm(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
+    check_name(input, 45, errs);
+    let v = input.value;
+    check_uri(s(v, "model_uri"), "/model_uri", errs);
+    let mut model = Map::new();
+    super::copy(&mut model, v, "model_uri", "uri");
+    super::copy(&mut model, v, "model_name", "name");
+    let mut spec = Map::new();
+    spec.insert("model".into(), Value::Object(model));
+    super::copy(&mut spec, v, "replicas", "replicas");
+    if boolean(v, "router") == Some(true) {
+        spec.insert(
+            "router".into(),
+            json!({"scheduler": {}, "route": {}, "gateway": {}}),
+        );
+    }
+    let c = v.get("container").cloned().unwrap_or(json!({}));
+    let parts = ContainerSpec::of(&c).lower("main", "/container", "/container/resources", ctx, errs);
+    let mut template = Map::new();
+    template.insert("containers".into(), json!([parts.container]));
+    component_placement(&mut template, &parts.placement);
+    spec.insert("template".into(), Value::Object(template));
+    vec![json!({
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "LLMInferenceService",
+        "metadata": metadata_with(input, true, Map::new(), Map::new()),
+        "spec": spec,
+    })]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{LowerContext, codes, lower_one};
@@ -462,5 +493,33 @@ mod tests {
             out[0]["spec"],
             json!({"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "sklearn-iris"}, {"serviceName": "xgboost-iris", "data": "$request"}]}}})
         );
+    }
+
+    #[test]
+    fn llm_inference_service() {
+        let v = json!({"model_uri": "hf://facebook/opt-125m", "model_name": "facebook/opt-125m", "replicas": 1, "router": true,
+            "container": {"name": "main", "image": "vllm:1", "liveness": {"initial_delay": 30, "failure_threshold": 5}}});
+        let out = lower_one(
+            "kubeflow.LLMInferenceService",
+            "opt",
+            &v,
+            &LowerContext::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            out[0]["spec"],
+            json!({"model": {"uri": "hf://facebook/opt-125m", "name": "facebook/opt-125m"}, "replicas": 1,
+                "router": {"scheduler": {}, "route": {}, "gateway": {}},
+                "template": {"containers": [{"name": "main", "image": "vllm:1", "livenessProbe": {"initialDelaySeconds": 30, "failureThreshold": 5}}]}})
+        );
+        let bad = json!({"model_uri": "ftp://x", "container": {"image": "vllm:1"}});
+        let err = lower_one(
+            "kubeflow.LLMInferenceService",
+            "opt",
+            &bad,
+            &LowerContext::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].pointer, "/model_uri");
     }
 }

@@ -127,6 +127,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
         "InferenceService" => kserve::lower(input, ctx, &mut errs),
         "ServingRuntime" => kserve::lower_runtime(input, ctx, &mut errs),
         "InferenceGraph" => kserve::lower_graph(input, ctx, &mut errs),
+        "LLMInferenceService" => kserve::lower_llm(input, ctx, &mut errs),
         "Object" => object::lower(input, ctx, &mut errs),
         "NodePool" => Vec::new(),
         "Pipeline" => return pipeline::lower(input, ctx),

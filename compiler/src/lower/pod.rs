@@ -156,12 +156,12 @@ pub fn resources(
                 );
                 placement.tolerations.push(Value::Object(tol));
             }
-        } else {
-            if let Some(model) = s(&acc, "model") {
-                placement
-                    .node_selector
-                    .insert(model_label(&resource).into(), json!(model));
-            }
+        } else if let Some(model) = s(&acc, "model") {
+            // A request for a model targets that model's nodes and tolerates the usual GPU
+            // taint; a bare count only asks for the resource.
+            placement
+                .node_selector
+                .insert(model_label(&resource).into(), json!(model));
             placement
                 .tolerations
                 .push(json!({"key": resource, "operator": "Exists", "effect": "NoSchedule"}));
@@ -413,6 +413,27 @@ pub fn volume(v: &Value) -> (Value, Value) {
     (Value::Object(vol), Value::Object(mount))
 }
 
+/// Lowers `core.Probe`.
+fn lower_probe(p: &Value) -> Value {
+    let mut out = Map::new();
+    if p.get("path").is_some() || p.get("port").is_some() {
+        out.insert(
+            "httpGet".into(),
+            Value::Object(super::renamed(p, &[("path", "path"), ("port", "port")])),
+        );
+    }
+    out.extend(super::renamed(
+        p,
+        &[
+            ("initial_delay", "initialDelaySeconds"),
+            ("period", "periodSeconds"),
+            ("timeout", "timeoutSeconds"),
+            ("failure_threshold", "failureThreshold"),
+        ],
+    ));
+    Value::Object(out)
+}
+
 /// Lowers `core.Security` to a securityContext.
 fn security(sec: &Value) -> Value {
     let mut out = super::renamed(
@@ -453,6 +474,8 @@ pub struct ContainerSpec<'a> {
     pub volumes: Vec<&'a Value>,
     pub ports: Option<&'a Value>,
     pub security: Option<&'a Value>,
+    pub liveness: Option<&'a Value>,
+    pub readiness: Option<&'a Value>,
 }
 
 impl<'a> ContainerSpec<'a> {
@@ -470,6 +493,8 @@ impl<'a> ContainerSpec<'a> {
             volumes: list(c, "volumes").map(|l| l.iter().collect()).unwrap_or_default(),
             ports: c.get("ports"),
             security: c.get("security"),
+            liveness: c.get("liveness"),
+            readiness: c.get("readiness"),
         }
     }
 
@@ -547,6 +572,14 @@ impl<'a> ContainerSpec<'a> {
         }
         if let Some(sec) = self.security {
             c.insert("securityContext".into(), security(sec));
+        }
+        for (key, probe) in [
+            ("livenessProbe", self.liveness),
+            ("readinessProbe", self.readiness),
+        ] {
+            if let Some(pr) = probe {
+                c.insert(key.into(), lower_probe(pr));
+            }
         }
         let _ = p;
         ContainerParts {
