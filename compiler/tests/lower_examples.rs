@@ -1,12 +1,14 @@
 //! The standard library type-checks, and every example under `examples/kinds`, `examples/team`
 //! and `examples/upstream` (except the pipeline ones, tested with the pipeline lowering)
-//! compiles and lowers to manifests without diagnostics.
+//! compiles and lowers to manifests without diagnostics; the upstream ones are semantically equal
+//! to the upstream manifests they reproduce.
 
 use std::path::{Path, PathBuf};
 
-use kiln_compiler::lower::{LowerContext, LowerInput, lower};
+use kiln_compiler::lower::{LowerContext, LowerInput, lower, parse_quantity};
 use kiln_compiler::source::MemoryLoader;
 use kiln_compiler::{Compiled, Options, compile_with_stdlib};
+use serde_json::{Map, Value};
 
 /// Stand-in for `stdlib/pipeline.kiln` while it is being written elsewhere (kubeflow.kiln
 /// re-exports its types).
@@ -246,5 +248,167 @@ fn refinements_check_ml_fields_statically() {
             "let s: Map<kf.Parameter> = { lr = kf.Parameter { space = kf.Space.DoubleRange { min = 0.1, max = 0.2, step = -0.1 } } }"
         ),
         ["K0206"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream fidelity: every `examples/upstream/<path>.kiln` (ML kinds; the pipeline examples are
+// tested by the pipeline lowering) lowers to objects semantically equal to the upstream
+// manifests in `$KILN_SHARED/upstream-examples/<path>.yaml` (default `../shared`).
+//
+// Normalisation applied to both sides: key order, `null`s, kiln's own labels, the
+// content-derived name suffix of run-like objects, `metadata.generation`, quantity spelling
+// (`1Gi` = `1024Mi`, `0.5` = `500m`, `1` = `"1"`), extended-resource requests equal to their
+// limits (Kubernetes defaults them), and the CRD defaults of Trainer's `runtimeRef`.
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var("KILN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    dir.join("upstream-examples").is_dir().then_some(dir)
+}
+
+/// Keys whose values are Kubernetes quantities.
+fn is_quantity_key(key: &str, parent: &str) -> bool {
+    matches!(parent, "limits" | "requests" | "hard") || matches!(key, "sizeLimit" | "storage")
+}
+
+fn normalise(v: &Value, key: &str, parent: &str) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            for k in keys {
+                let x = &m[k];
+                if x.is_null() || k == "generation" {
+                    continue;
+                }
+                if k == "labels" && key == "metadata" {
+                    let l: Map<String, Value> = x
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| !k.starts_with("kiln.dev/"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if !l.is_empty() {
+                        out.insert(k.clone(), normalise(&Value::Object(l), k, key));
+                    }
+                    continue;
+                }
+                out.insert(k.clone(), normalise(x, k, key));
+            }
+            // Extended resources: requests default to limits.
+            if key == "resources"
+                && let (Some(Value::Object(lim)), Some(Value::Object(req))) =
+                    (out.get("limits").cloned(), out.get_mut("requests"))
+            {
+                req.retain(|k, v| k == "cpu" || k == "memory" || lim.get(k) != Some(v));
+                if req.is_empty() {
+                    out.remove("requests");
+                }
+            }
+            if key == "runtimeRef" {
+                if out.get("apiGroup") == Some(&Value::from("trainer.kubeflow.org")) {
+                    out.remove("apiGroup");
+                }
+                if out.get("kind") == Some(&Value::from("ClusterTrainingRuntime")) {
+                    out.remove("kind");
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| normalise(x, key, parent)).collect()),
+        Value::String(s) if is_quantity_key(key, parent) => {
+            parse_quantity(s).map_or_else(|| v.clone(), |q| Value::from(q as i64))
+        }
+        Value::Number(n) if is_quantity_key(key, parent) => {
+            Value::from((n.as_f64().unwrap_or(0.0) * 1000.0).round() as i64)
+        }
+        _ => v.clone(),
+    }
+}
+
+/// Removes the content-derived suffix from run-like names.
+fn strip_run_name(mut v: Value) -> Value {
+    let run_of = v["metadata"]["labels"]["kiln.dev/run-of"]
+        .as_str()
+        .map(str::to_string);
+    if let Some(base) = run_of {
+        v["metadata"]["name"] = Value::from(base);
+    }
+    v
+}
+
+/// Upstream files that are templates filled by `envsubst` before use, and the values their kiln
+/// versions use.
+const ENVSUBST: &[(&str, &str, &str)] = &[
+    ("poddefault-basic.yaml", "${PODDEFAULT_NAME}", "test-poddefault"),
+    ("poddefault-basic.yaml", "${NAMESPACE}", "poddefault-test"),
+];
+
+fn upstream_docs(path: &Path) -> Vec<Value> {
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (file, var, value) in ENVSUBST {
+        if path.ends_with(file) {
+            text = text.replace(var, value);
+        }
+    }
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let v: Value = serde::Deserialize::deserialize(doc).unwrap();
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[test]
+fn upstream_examples_are_equivalent() {
+    let Some(shared) = shared() else {
+        eprintln!("KILN_SHARED (default ../shared) is absent: upstream fidelity not checked");
+        return;
+    };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/upstream");
+    let mut files = Vec::new();
+    kiln_files(&examples, &mut files);
+    assert!(files.len() >= 30, "only {} upstream examples", files.len());
+    let mut failures = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&examples).unwrap().with_extension("yaml");
+        let up = shared.join("upstream-examples").join(&rel);
+        if !up.exists() {
+            failures.push(format!("{}: no upstream file {}", rel.display(), up.display()));
+            continue;
+        }
+        let ours = match build(f) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{}: {e}", rel.display()));
+                continue;
+            }
+        };
+        let ours: Vec<Value> = ours
+            .into_iter()
+            .map(|o| normalise(&strip_run_name(o), "", ""))
+            .collect();
+        let theirs: Vec<Value> = upstream_docs(&up).iter().map(|o| normalise(o, "", "")).collect();
+        if ours != theirs {
+            failures.push(format!(
+                "{}:\n  kiln:     {}\n  upstream: {}",
+                rel.display(),
+                serde_json::to_string(&ours).unwrap(),
+                serde_json::to_string(&theirs).unwrap()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} upstream examples differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
     );
 }

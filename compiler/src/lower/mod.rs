@@ -271,7 +271,7 @@ pub(crate) fn quantity_milli(v: &Value) -> Option<i128> {
 }
 
 /// Parses a Kubernetes quantity to milli-units (exact for whole milli-units).
-pub(crate) fn parse_quantity(s: &str) -> Option<i128> {
+pub fn parse_quantity(s: &str) -> Option<i128> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))

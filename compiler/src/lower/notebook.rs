@@ -87,8 +87,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
             json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": pvc_spec}),
         );
     }
-    let settings =
-        json!({"service_account": v.get("service_account").cloned().unwrap_or(json!("default-editor"))});
+    let settings = Value::Object(super::renamed(v, &[("service_account", "service_account")]));
     let pod = pod_spec(vec![parts.container], &parts.placement, Some(&settings), None);
     let notebook = json!({
         "apiVersion": format!("kubeflow.org/{}", s(v, "api_version").unwrap_or("v1")),
