@@ -17,6 +17,9 @@
 //! escape such as `\u{20}` at the start of a line is content, not indentation. `\r\n` inside
 //! multi-line strings becomes `\n`.
 //!
+//! A tab in code is K0003 once per file (then treated as a space: `kiln fmt` fixes them all);
+//! tabs inside strings and comments are content, not indentation, and are not reported.
+//!
 //! Errors never stop the lexer: a bad character or number becomes an [`TokenKind::Error`] token
 //! (already reported, so the parser stays quiet about it) and lexing goes on.
 
@@ -27,7 +30,7 @@ use crate::span::{FileId, Span};
 
 /// What a token is. Literal payloads are decoded here once; identifier text is read from the
 /// source through the span (no allocation per identifier).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TokenKind {
     Ident,
     // Keywords.
@@ -54,8 +57,9 @@ pub enum TokenKind {
     StrStart {
         multiline: bool,
     },
-    /// Literal text inside a string, escapes decoded (and dedented for `"""`).
-    Text(String),
+    /// Literal text inside a string: an index into [`Lexed::texts`], which holds it with
+    /// escapes decoded (and dedented for `"""`). Kept out of line so a token stays 32 bytes.
+    Text(u32),
     /// `${` inside a string.
     InterpStart,
     /// The `}` closing an interpolation.
@@ -233,28 +237,30 @@ pub struct Token {
 #[derive(Debug, Clone)]
 pub struct Lexed {
     pub tokens: Vec<Token>,
+    /// The decoded text of each [`TokenKind::Text`] token, by index.
+    pub texts: Vec<String>,
     pub comments: Vec<Comment>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Lexes a whole file. Never panics.
 pub fn lex(file: FileId, source: &str) -> Lexed {
-    let (tokens, comments, sink) = lex_into_sink(file, source);
+    let (lexed, sink) = lex_into_sink(file, source);
     Lexed {
-        tokens,
-        comments,
         diagnostics: sink.diagnostics,
+        ..lexed
     }
 }
 
 /// Like [`lex`] but hands back the capped sink so the parser keeps counting towards the same cap.
-pub(crate) fn lex_into_sink(file: FileId, source: &str) -> (Vec<Token>, Vec<Comment>, Sink) {
+pub(crate) fn lex_into_sink(file: FileId, source: &str) -> (Lexed, Sink) {
     let mut lexer = Lexer {
         src: source,
         bytes: source.as_bytes(),
         pos: 0,
         file,
         tokens: Vec::with_capacity(source.len() / 4 + 1),
+        texts: Vec::new(),
         comments: Vec::new(),
         sink: Sink::default(),
         newline_before: true,
@@ -265,7 +271,13 @@ pub(crate) fn lex_into_sink(file: FileId, source: &str) -> (Vec<Token>, Vec<Comm
         next_close_braces: 0,
     };
     lexer.run();
-    (lexer.tokens, lexer.comments, lexer.sink)
+    let lexed = Lexed {
+        tokens: lexer.tokens,
+        texts: lexer.texts,
+        comments: lexer.comments,
+        diagnostics: Vec::new(),
+    };
+    (lexed, lexer.sink)
 }
 
 /// Where the lexer is: inside an interpolation (code, counting braces so the right `}` ends it)
@@ -289,6 +301,7 @@ struct Lexer<'s> {
     pos: usize,
     file: FileId,
     tokens: Vec<Token>,
+    texts: Vec<String>,
     comments: Vec<Comment>,
     sink: Sink,
     newline_before: bool,
@@ -384,7 +397,12 @@ impl<'s> Lexer<'s> {
         let start = self.pos;
         let b = self.bytes[start];
         match b {
-            b' ' | b'\r' => self.pos += 1,
+            b' ' | b'\r' => {
+                self.pos += 1;
+                while let Some(b' ' | b'\r') = self.peek_byte(0) {
+                    self.pos += 1;
+                }
+            }
             b'\t' => {
                 if !self.tab_reported {
                     self.tab_reported = true;
@@ -852,11 +870,9 @@ impl<'s> Lexer<'s> {
         if end == start {
             return;
         }
-        self.push(
-            TokenKind::Text(if multiline { String::new() } else { text }),
-            start,
-            end,
-        );
+        let index = self.texts.len() as u32;
+        self.texts.push(if multiline { String::new() } else { text });
+        self.push(TokenKind::Text(index), start, end);
         if multiline {
             let index = self.tokens.len() - 1;
             if let Some(Mode::Str { segments, .. }) = self.modes.last_mut() {
@@ -983,7 +999,9 @@ impl<'s> Lexer<'s> {
                     }
                 }
             }
-            self.tokens[token].kind = TokenKind::Text(out);
+            if let TokenKind::Text(index) = self.tokens[token].kind {
+                self.texts[index as usize] = out;
+            }
         }
     }
 }

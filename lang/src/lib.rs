@@ -2,6 +2,11 @@
 //!
 //! This crate does no I/O and knows nothing of Kubernetes. Its entry points are [`parse`] and
 //! [`format::format_source`]. Stage data types: [`lexer::Token`] (tokens) and [`ast::SourceFile`] (AST).
+//! [`testing`] holds helpers for tests here and in other crates (span-free AST comparison, a plain
+//! diagnostic rendering for snapshots, the formatter's round-trip check).
+//!
+//! Deep input is safe: nesting is capped at [`parser::MAX_DEPTH`] (K0008), and the recursive
+//! parser and printer grow their stack on demand, so even a 256 KiB thread stack is enough.
 
 pub mod ast;
 pub mod codes;

@@ -229,7 +229,14 @@ pub fn check_format(source: &str) -> Result<String, String> {
             b.get(from..(at + 200).min(b.len())).unwrap_or("")
         ));
     }
-    let texts = |f: &SourceFile| f.comments.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    // As written (`#` or `##` plus text): a `##` after code is a plain comment whose text starts
+    // with `#`, and stays the same characters if formatting moves it to its own line.
+    let texts = |f: &SourceFile| {
+        f.comments
+            .iter()
+            .map(|c| format!("{}{}", if c.doc { "##" } else { "#" }, c.text))
+            .collect::<Vec<_>>()
+    };
     if texts(&before.file) != texts(&after.file) {
         return Err(format!(
             "comments changed: {:?} -> {:?}\n--- output ---\n{formatted}",

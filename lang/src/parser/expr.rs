@@ -27,21 +27,25 @@ pub(crate) struct R {
 const RECORD: Seq = Seq {
     close: TokenKind::RBrace,
     newline_sep: true,
+    rest: false,
     missing_sep: "`,` or a new line after the field",
 };
 const LIST: Seq = Seq {
     close: TokenKind::RBracket,
     newline_sep: false,
+    rest: false,
     missing_sep: "`,` or `]` after the list element",
 };
 const ARGS: Seq = Seq {
     close: TokenKind::RParen,
     newline_sep: false,
+    rest: false,
     missing_sep: "`,` or `)` after the argument",
 };
 const ARMS: Seq = Seq {
     close: TokenKind::RBrace,
     newline_sep: true,
+    rest: false,
     missing_sep: "`,` or a new line after the match arm",
 };
 
@@ -343,7 +347,8 @@ pub(crate) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
     loop {
         let t = j.peek();
         match &t.kind {
-            TokenKind::Text(s) => {
+            TokenKind::Text(index) => {
+                let s = &cx.texts[*index as usize];
                 if !s.is_empty() {
                     match parts.last_mut() {
                         Some(StrPart::Text(prev)) => prev.push_str(s),
@@ -739,6 +744,7 @@ pub(crate) fn params(i: In<'_>, open: Span) -> (In<'_>, Vec<Param>) {
     const PARAMS: Seq = Seq {
         close: TokenKind::RParen,
         newline_sep: false,
+        rest: false,
         missing_sep: "`,` or `)` after the parameter",
     };
     let outer = i.nl;

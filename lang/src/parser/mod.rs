@@ -52,7 +52,12 @@ pub(crate) struct Cx<'a> {
     pub file: FileId,
     pub src: &'a str,
     pub toks: &'a [Token],
+    pub texts: &'a [String],
     pub comments: &'a [Comment],
+    /// Set by [`seq`] when a `..` entry is found (read and reset by the record-type parser).
+    pub saw_rest: Cell<bool>,
+    /// Where the last doc-comment lookup ended: lookups go forward, so a cursor beats a search.
+    doc_cursor: Cell<usize>,
     pub sink: RefCell<Sink>,
     pub depth: Cell<u32>,
     deep_reported: Cell<bool>,
@@ -66,12 +71,15 @@ pub(crate) struct Cx<'a> {
 
 /// Parses one file (see [`crate::parse`]).
 pub fn parse_file(file: FileId, source: &str) -> Parsed {
-    let (tokens, comments, sink) = lexer::lex_into_sink(file, source);
+    let (lexed, sink) = lexer::lex_into_sink(file, source);
     let cx = Cx {
         file,
         src: source,
-        toks: &tokens,
-        comments: &comments,
+        toks: &lexed.tokens,
+        texts: &lexed.texts,
+        comments: &lexed.comments,
+        doc_cursor: Cell::new(0),
+        saw_rest: Cell::new(false),
         sink: RefCell::new(sink),
         depth: Cell::new(0),
         deep_reported: Cell::new(false),
@@ -81,6 +89,7 @@ pub fn parse_file(file: FileId, source: &str) -> Parsed {
     };
     let items = items(In::new(&cx));
     let mut diagnostics = cx.sink.into_inner().diagnostics;
+    let comments = lexed.comments;
     // Lexer and parser diagnostics interleave by position; K0009 stays last.
     diagnostics.sort_by_key(|d| (d.code == codes::TOO_MANY_ERRORS, d.primary.span.start));
     Parsed {
@@ -274,8 +283,20 @@ impl<'a> Cx<'a> {
         if !self.src.as_bytes()[prev_end as usize..start as usize].contains(&b'#') {
             return None;
         }
-        let hi = self.comments.partition_point(|c| c.span.start < start);
-        let lo = self.comments[..hi].partition_point(|c| c.span.start < prev_end);
+        // First comment at or after `prev_end`: walk forward from the cursor, or search when the
+        // parser went back.
+        let mut lo = self.doc_cursor.get().min(self.comments.len());
+        if lo > 0 && self.comments[lo - 1].span.start >= prev_end {
+            lo = self.comments.partition_point(|c| c.span.start < prev_end);
+        }
+        while lo < self.comments.len() && self.comments[lo].span.start < prev_end {
+            lo += 1;
+        }
+        let mut hi = lo;
+        while hi < self.comments.len() && self.comments[hi].span.start < start {
+            hi += 1;
+        }
+        self.doc_cursor.set(hi);
         let run = &self.comments[lo..hi];
         let first_doc = run.iter().rposition(|c| !c.doc).map_or(0, |i| i + 1);
         let docs = &run[first_doc..];
@@ -335,7 +356,8 @@ pub(crate) fn name_or_keyword(i: In<'_>) -> PResult<'_, Ident> {
 /// `a.b.c`
 pub(crate) fn path(i: In<'_>) -> PResult<'_, ast::Path> {
     let (mut i, first) = ident(i)?;
-    let mut segments = vec![first];
+    let mut segments = Vec::with_capacity(2);
+    segments.push(first);
     while i.at(TokenKind::Dot) {
         let (rest, seg) = nom::combinator::cut(preceded(tok(TokenKind::Dot), name_or_keyword)).parse(i)?;
         segments.push(seg);
@@ -372,6 +394,8 @@ pub(crate) struct Seq {
     pub newline_sep: bool,
     /// "expected ..." when two entries are not separated.
     pub missing_sep: &'static str,
+    /// Accepts `..` as an entry (open record types); seen ones are flagged in [`Cx::saw_rest`].
+    pub rest: bool,
 }
 
 /// Parses the entries of a bracketed sequence after its opener (at `open`), up to and including
@@ -385,7 +409,7 @@ pub(crate) fn seq<'a, T>(
     mut entry: impl FnMut(In<'a>) -> PResult<'a, T>,
 ) -> (In<'a>, Vec<T>, u32) {
     let cx = i.cx;
-    let _open = cx.open(spec.close.clone());
+    let _open = cx.open(spec.close);
     let mut after_entry = !items.is_empty();
     loop {
         let t = i.peek();
@@ -429,6 +453,12 @@ pub(crate) fn seq<'a, T>(
                 reported: false,
             });
             i = i.advance();
+            continue;
+        }
+        if spec.rest && t.kind == TokenKind::DotDot {
+            cx.saw_rest.set(true);
+            i = i.advance();
+            after_entry = true;
             continue;
         }
         let start = i.pos;

@@ -13,16 +13,19 @@ use crate::lexer::TokenKind;
 const FIELDS: Seq = Seq {
     close: TokenKind::RBrace,
     newline_sep: true,
+    rest: true,
     missing_sep: "`,` or a new line after the field",
 };
 const TYPE_ARGS: Seq = Seq {
     close: TokenKind::Gt,
     newline_sep: false,
+    rest: false,
     missing_sep: "`,` or `>` after the type argument",
 };
 const FN_PARAMS: Seq = Seq {
     close: TokenKind::RParen,
     newline_sep: false,
+    rest: false,
     missing_sep: "`,` or `)` after the parameter type",
 };
 
@@ -137,49 +140,43 @@ fn atom_level(i: In<'_>) -> PResult<'_, TypeExpr> {
 fn record_type(i: In<'_>) -> PResult<'_, (Vec<FieldDecl>, bool)> {
     let outer = i.nl;
     let (j, open) = tok(TokenKind::LBrace)(i)?;
-    let (j, entries, _) = seq(j.with_nl(true), open.span, &FIELDS, Vec::new(), field_or_rest);
-    let is_open = entries.iter().any(Option::is_none);
-    Ok((
-        j.with_nl(outer),
-        (entries.into_iter().flatten().collect(), is_open),
-    ))
+    // `seq` flags a `..` entry; save and restore around nested record types.
+    let saved = i.cx.saw_rest.replace(false);
+    let (j, fields, _) = seq(j.with_nl(true), open.span, &FIELDS, Vec::new(), field);
+    let is_open = i.cx.saw_rest.replace(saved);
+    Ok((j.with_nl(outer), (fields, is_open)))
 }
 
-/// A field declaration, or `..` (None).
-fn field_or_rest(i: In<'_>) -> PResult<'_, Option<FieldDecl>> {
+/// A field declaration (`..` is handled by [`seq`]).
+fn field(i: In<'_>) -> PResult<'_, FieldDecl> {
     let cx = i.cx;
-    if i.at(TokenKind::DotDot) {
-        return Ok((i.advance(), None));
-    }
     let doc = cx.doc_before(i.pos);
     let (j, name) = key(i)?;
     let (j, optional) = opt(tok(TokenKind::Question)).parse(j)?;
-    let field = name.name().to_string();
-    let (j, _) = match j.peek().kind {
-        TokenKind::Colon => (j.advance(), ()),
-        _ => {
-            return Err(nom::Err::Failure(PErr::new(
-                j.pos,
-                &format!("`:` and a type after field name `{field}`"),
-                Some(&format!(
-                    "record types declare fields as `{field}: Type` or `{field}: Type = default`"
-                )),
-            )));
-        }
-    };
+    if !j.at(TokenKind::Colon) {
+        let field = name.name();
+        return Err(nom::Err::Failure(PErr::new(
+            j.pos,
+            &format!("`:` and a type after field name `{field}`"),
+            Some(&format!(
+                "record types declare fields as `{field}: Type` or `{field}: Type = default`"
+            )),
+        )));
+    }
+    let j = j.advance();
     let (j, ty) = ty(j)?;
     let (j, default) = opt(preceded(tok(TokenKind::Eq), cut(expr::expr))).parse(j)?;
     let span = cx.span(name.span().start, j.prev_end());
     Ok((
         j,
-        Some(FieldDecl {
+        FieldDecl {
             doc,
             name,
             optional: optional.is_some(),
             ty,
             default,
             span,
-        }),
+        },
     ))
 }
 
