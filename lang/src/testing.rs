@@ -4,6 +4,7 @@
 //! use them without a feature flag.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use crate::ast::SourceFile;
 use crate::diagnostic::{Diagnostic, Severity};
@@ -31,6 +32,27 @@ pub fn strip_spans<T: std::fmt::Debug>(value: &T) -> String {
 /// True when two files have the same items (docs included) ignoring spans.
 pub fn same_items(a: &SourceFile, b: &SourceFile) -> bool {
     strip_spans(&a.items) == strip_spans(&b.items)
+}
+
+/// Every `.kiln` file under `dir` (recursively), sorted; empty when `dir` does not exist.
+pub fn kiln_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "kiln") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -1,34 +1,18 @@
 //! Formatter tests: idempotence and parse-equivalence over the fixtures and over every `.kiln`
 //! file of the repository (`examples/`, `stdlib/`), plus focused style checks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kiln_lang::FileId;
 use kiln_lang::format::format_source;
-use kiln_lang::testing::check_format;
-
-fn kiln_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            kiln_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "kiln") {
-            out.push(path);
-        }
-    }
-}
+use kiln_lang::testing::{check_format, kiln_files};
 
 #[test]
 fn fixtures_examples_and_stdlib_round_trip() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    kiln_files(&manifest.join("tests/fixtures"), &mut files);
-    kiln_files(&manifest.join("../examples"), &mut files);
-    kiln_files(&manifest.join("../stdlib"), &mut files);
-    files.sort();
+    let mut files = kiln_files(&manifest.join("tests/fixtures"));
+    files.extend(kiln_files(&manifest.join("../examples")));
+    files.extend(kiln_files(&manifest.join("../stdlib")));
     assert!(files.iter().any(|f| f.ends_with("all_constructs.kiln")));
     let mut failures = Vec::new();
     for path in &files {
