@@ -191,11 +191,17 @@ impl<'a> Printer<'a> {
 
     /// At the start of a fresh line: prints the comments before `start`, each on its own line,
     /// and the blank lines the source had (at most one at a time).
+    ///
+    /// A `##` comment moved here from inside the previous element is followed by a blank line:
+    /// doc comments attach only when directly above, so it does not become the next one's doc.
     fn before_line_item(&mut self, start: usize, mut first: bool) {
+        let element_end = self.prev_end;
+        let mut moved_doc = false;
         while let Some(c) = self.comments.get(self.next_comment)
             && (c.span.start as usize) < start
         {
-            if !first && self.blank_between(self.prev_end, c.span.start as usize) {
+            let moved = (c.span.start as usize) < element_end;
+            if (moved_doc && !moved) || (!first && self.blank_between(self.prev_end, c.span.start as usize)) {
                 self.newline();
             }
             self.write_comment(c);
@@ -203,9 +209,10 @@ impl<'a> Printer<'a> {
             // `max`: a comment moved out of an expression ends before what was printed last.
             self.prev_end = self.prev_end.max(c.span.end as usize);
             self.next_comment += 1;
+            moved_doc = moved && c.doc;
             first = false;
         }
-        if !first && self.blank_between(self.prev_end, start) {
+        if moved_doc || (!first && self.blank_between(self.prev_end, start)) {
             self.newline();
         }
     }

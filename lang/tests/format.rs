@@ -83,6 +83,11 @@ fn comments_are_kept() {
         "let a = 1 + 2\n# c\nlet b = 3\n"
     );
     assert_eq!(fmt("# only a comment"), "# only a comment\n");
+    // A doc comment moved out of an item must not become the next item's doc (found by fuzzing).
+    assert_eq!(
+        fmt("type A =\n## moved\nInt\ntype B = Int"),
+        "type A = Int\n## moved\n\ntype B = Int\n"
+    );
     assert_eq!(fmt(""), "");
 }
 

@@ -80,6 +80,8 @@ fn items_and_docs() {
     );
     assert_eq!(file.items.len(), 6);
     assert_eq!(file.items[1].doc.as_deref(), Some("Doc one\nDoc two"));
+    // Only comments directly above are docs: a blank line detaches them.
+    assert_eq!(parse_ok("## header\n\nlet a = 1").items[0].doc, None);
     let ItemKind::Type { ty, .. } = &file.items[2].kind else {
         panic!()
     };

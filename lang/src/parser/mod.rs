@@ -275,7 +275,8 @@ impl<'a> Cx<'a> {
         t.span.start == 0 || self.src.as_bytes()[t.span.start as usize - 1] == b'\n'
     }
 
-    /// The `##` doc comments directly above token `pos`, joined with `\n`.
+    /// The `##` doc comments directly above token `pos` (no blank line in between), joined
+    /// with `\n`.
     pub fn doc_before(&self, pos: usize) -> Option<String> {
         let start = self.toks[pos].span.start;
         let prev_end = if pos == 0 { 0 } else { self.toks[pos - 1].span.end };
@@ -297,9 +298,20 @@ impl<'a> Cx<'a> {
             hi += 1;
         }
         self.doc_cursor.set(hi);
-        let run = &self.comments[lo..hi];
-        let first_doc = run.iter().rposition(|c| !c.doc).map_or(0, |i| i + 1);
-        let docs = &run[first_doc..];
+        // The doc comments directly above: consecutive `##` lines with no blank line between
+        // them or before the token.
+        let mut first_doc = hi;
+        let mut next_start = start as usize;
+        while first_doc > lo {
+            let c = &self.comments[first_doc - 1];
+            let gap = &self.src.as_bytes()[c.span.end as usize..next_start];
+            if !c.doc || gap.iter().filter(|&&b| b == b'\n').count() > 1 {
+                break;
+            }
+            first_doc -= 1;
+            next_start = c.span.start as usize;
+        }
+        let docs = &self.comments[first_doc..hi];
         if docs.is_empty() {
             return None;
         }
