@@ -49,6 +49,6 @@ pub mod wait;
 pub use cluster::Cluster;
 pub use error::{Cause, ReconcileError};
 pub use inventory::{ApplySetRef, Inventory};
-pub use object::{Manifest, ObjectId};
+pub use object::{Manifest, ObjectId, parse_documents};
 pub use plan::{Action, Change, LiveState, Plan, PlanError, PlanPolicy, plan};
 pub use reconcile::{Options, Planned, Report, apply_plan, plan_cluster, reconcile};

@@ -205,6 +205,30 @@ impl Manifest {
     }
 }
 
+/// Reads manifests from YAML or JSON text: several `---`-separated documents, each an object
+/// or a `kind: List` of objects; empty documents are skipped. For plain-manifest input
+/// (`kiln apply` on a folder of YAML) until the compiler feeds objects directly.
+pub fn parse_documents(text: &str) -> Result<Vec<Manifest>, String> {
+    use serde::Deserialize as _;
+    let mut out = Vec::new();
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let v = Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
+        let items = match v {
+            Value::Null => continue,
+            Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => m
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            other => vec![other],
+        };
+        for item in items {
+            out.push(Manifest::new(item).map_err(|e| format!("document {}: {e}", i + 1))?);
+        }
+    }
+    Ok(out)
+}
+
 /// blake3 (hex) of the canonical form of `obj` without the `kiln.dev/content-hash`
 /// annotation. Canonical = JSON with object keys sorted at every level and no whitespace, so
 /// the hash does not depend on key order or formatting (YAML vs JSON input).
@@ -320,6 +344,16 @@ mod tests {
         // A stale hash (hand-edited output) is replaced, so the edit is not planned away.
         let stale = Manifest::new(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","annotations":{CONTENT_HASH:"h1"}}})).unwrap();
         assert_eq!(stale.hash(), m.hash());
+    }
+
+    #[test]
+    fn parses_multi_document_yaml_and_lists() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n---\n---\n{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"b\",\"namespace\":\"n\"}}]}\n";
+        let ms = parse_documents(text).unwrap();
+        let ids: Vec<String> = ms.iter().map(|m| m.id().to_string()).collect();
+        assert_eq!(ids, ["ConfigMap/n/a", "Secret/n/b"]);
+        let err = parse_documents("kind: ConfigMap\n").unwrap_err();
+        assert!(err.starts_with("document 1: missing apiVersion"), "{err}");
     }
 
     #[test]
