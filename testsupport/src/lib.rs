@@ -1,0 +1,27 @@
+//! Test support for kiln's integration tests against a real Kubernetes API server.
+//!
+//! * [`cluster`] gives a [`TestCluster`]: the cluster named by `KILN_TEST_KUBECONFIG`, or
+//!   else the project's own control plane (kube-apiserver + etcd built by
+//!   `scripts/control-plane.sh`), started once and shared by every test binary of a run.
+//! * [`TestCluster::namespace`] creates a fresh namespace per test, so tests run in parallel.
+//! * [`install_crds`] installs the CRDs of `$KILN_SHARED/crds` and waits until they are
+//!   Established.
+//! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
+//! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let Some(cluster) = kiln_testsupport::cluster().await else { return }; // skipped loudly
+//! kiln_testsupport::install_crds(cluster.client()).await.unwrap();
+//! let ns = cluster.namespace("my-test").await.unwrap();
+//! # let _ = ns;
+//! # }
+//! ```
+
+pub mod cluster;
+pub mod crds;
+pub mod manifests;
+pub mod raw;
+
+pub use cluster::{TestCluster, cluster, kubeconfig_path, state_dir, workspace_root};
+pub use crds::{install_crds, shared_dir};
