@@ -956,15 +956,15 @@ impl Pipeline {
         let mut dag = std::mem::take(&mut self.dag);
         self.resolve_dag(&mut dag, None, r);
         self.dag = dag;
-        let mut templates = std::mem::take(&mut self.templates);
-        for t in &mut templates {
+        // Template DAGs may call other templates: resolve each with the others in view.
+        for ti in 0..self.templates.len() {
             // A template's own inputs are in scope of its steps.
-            let own: Vec<Input> = t.step.inputs.clone();
-            if let Some(d) = &mut t.dag {
-                self.resolve_dag(d, Some(&own), r);
+            let own: Vec<Input> = self.templates[ti].step.inputs.clone();
+            if let Some(mut d) = self.templates[ti].dag.take() {
+                self.resolve_dag(&mut d, Some(&own), r);
+                self.templates[ti].dag = Some(d);
             }
         }
-        self.templates = templates;
         if let Some(exit) = &self.on_exit {
             let own_names: Vec<String> = exit.inputs.iter().map(|i| i.name.clone()).collect();
             self.check_placeholders(exit, &own_names, None, &Dag::default(), r);
