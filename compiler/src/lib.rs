@@ -9,6 +9,7 @@ pub mod codes;
 pub mod eval;
 pub mod ir;
 pub mod lower;
+pub mod manifest;
 pub mod render;
 pub mod resolve;
 pub mod source;
