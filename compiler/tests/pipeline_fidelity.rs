@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln_compiler::lower::{LowerContext, LowerInput, lower};
-use kiln_compiler::source::MemoryLoader;
+use kiln_compiler::source::{LoadError, SourceLoader};
 use kiln_compiler::{Options, compile};
 use serde_json::{Map, Value};
 
@@ -43,13 +43,21 @@ fn shared() -> PathBuf {
     dir
 }
 
+/// Loads sources from a folder (examples import each other by relative path).
+struct Files(PathBuf);
+
+impl SourceLoader for Files {
+    fn load(&self, path: &str) -> Result<String, LoadError> {
+        std::fs::read_to_string(self.0.join(path)).map_err(|e| LoadError(e.to_string()))
+    }
+}
+
 /// Compiles one example and lowers every object it emits.
 fn build(rel: &str) -> Vec<Value> {
     let path = workspace().join("examples/upstream").join(rel);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let loader = MemoryLoader::new().with("main.kiln", &text);
-    let compiled = compile(&loader, &["main.kiln".to_string()], &Options::default());
+    assert!(path.is_file(), "missing example {}", path.display());
+    let loader = Files(workspace().join("examples/upstream"));
+    let compiled = compile(&loader, &[rel.to_string()], &Options::default());
     assert!(
         !compiled.has_errors(),
         "{rel} does not compile:\n{}",
@@ -137,6 +145,17 @@ fn normalise(v: &Value, key: &str) -> Value {
     }
 }
 
+/// IR numbers are protobuf `Value` numbers, which are doubles (kfp writes `constant: 9.0` for an
+/// integer input).
+fn doubles(v: &mut Value) {
+    match v {
+        Value::Number(n) => *v = Value::from(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Array(a) => a.iter_mut().for_each(doubles),
+        Value::Object(m) => m.values_mut().for_each(doubles),
+        _ => {}
+    }
+}
+
 /// Sets executor command bodies aside and drops the compiler version.
 fn ir_structure(ir: &Value) -> Value {
     let mut ir = ir.clone();
@@ -161,6 +180,7 @@ fn ir_structure(ir: &Value) -> Value {
             }
         }
     }
+    doubles(&mut ir);
     normalise(&ir, "")
 }
 
@@ -219,10 +239,11 @@ fn argo(rel: &str) {
     let theirs: Vec<Value> = yaml_docs(&up).iter().map(|d| normalise(d, "")).collect();
     let ours: Vec<Value> = build(&format!("argo-workflows/{rel}.kiln"))
         .into_iter()
-        .zip(&theirs)
-        .map(|(mut o, t)| {
-            let tm = &t["metadata"];
-            if tm.get("name").is_none()
+        .enumerate()
+        .map(|(i, mut o)| {
+            let tm = &theirs.get(i).unwrap_or(&Value::Null)["metadata"];
+            if tm.is_object()
+                && tm.get("name").is_none()
                 && tm.get("generateName").is_none()
                 && let Some(m) = o["metadata"].as_object_mut()
             {

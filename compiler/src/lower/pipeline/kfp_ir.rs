@@ -982,13 +982,18 @@ pub(crate) fn pipeline_spec(p: &Pipeline) -> Result<Value, Vec<LowerError>> {
         root.insert("outputDefinitions".into(), sort_sections(root_out_defs));
     }
     let mut info = Map::new();
-    if let Some(d) = p.raw.get("description") {
+    let kfp = p.raw.get("kfp");
+    let opt = |k: &str| kfp.and_then(|o| o.get(k)).filter(|v| !v.is_null());
+    if let Some(d) = opt("info_description").or_else(|| p.raw.get("description")) {
         info.insert("description".into(), d.clone());
     }
     if let Some(d) = p.raw.get("display_name") {
         info.insert("displayName".into(), d.clone());
     }
-    info.insert("name".into(), json!(p.name));
+    info.insert(
+        "name".into(),
+        opt("info_name").cloned().unwrap_or_else(|| json!(p.name)),
+    );
     let mut spec = Map::new();
     spec.insert("components".into(), Value::Object(sorted(k2.components)));
     spec.insert(
