@@ -1,2 +1,330 @@
-//! The `kiln` binary (stub; the CLI is written next).
-fn main() {}
+//! The `kiln` binary: argument parsing, file I/O and exit codes; everything else lives in the
+//! library crates.
+//!
+//! Exit codes: 0 success, 1 the input has errors (diagnostics printed), 2 bad command line,
+//! 3 an internal error in kiln itself (a bug: the user sees one line asking for a report).
+
+mod files;
+
+use std::io::{IsTerminal, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kiln_compiler::manifest::canonical;
+use kiln_compiler::render::{self, HumanStyle};
+use kiln_compiler::{Compiled, Options};
+use kiln_lang::Diagnostic;
+
+const EXIT_DIAGNOSTICS: u8 = 1;
+const EXIT_INTERNAL: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "Typed, reviewable ML on Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Type-check and evaluate .kiln files (directories are searched for *.kiln).
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+    },
+    /// Print the objects a .kiln file emits, as YAML or JSON.
+    Eval {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+    },
+    /// Compile .kiln files to Kubernetes manifests (YAML or JSON), stamped with content hashes.
+    Build {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write one file per object into this directory instead of printing a stream.
+        #[arg(long, short = 'o')]
+        out_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+        /// Validate every manifest against the CRDs (*.yaml, searched recursively) in this directory.
+        #[arg(long)]
+        crds: Option<PathBuf>,
+        /// Also validate against an OpenAPI document such as Katib's swagger.json.
+        #[arg(long, requires = "crds")]
+        katib_openapi: Option<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+    },
+    /// Format .kiln files in place (or only check with --check).
+    Fmt {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Do not write; exit 1 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Simulates a bug in kiln, to test how internal errors reach the user.
+    #[command(hide = true)]
+    DebugInternalError { paths: Vec<PathBuf> },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiagnosticFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+fn main() -> ExitCode {
+    // Bugs must not print a backtrace at users: the hook stays silent and `guard` reports them.
+    panic::set_hook(Box::new(|_| {}));
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths, format } => guard(&paths, || check(&paths, format)),
+        Command::Eval {
+            paths,
+            output,
+            format,
+        } => guard(&paths, || eval(&paths, output, format)),
+        Command::Build {
+            paths,
+            out_dir,
+            output,
+            crds,
+            katib_openapi,
+            format,
+        } => guard(&paths, || {
+            let schemas = SchemaSources { crds, katib_openapi };
+            build(&paths, out_dir.as_deref(), output, &schemas, format)
+        }),
+        Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
+        Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
+    }
+}
+
+/// Runs a command; if kiln itself panics, prints one line naming the input and asking for a report.
+fn guard(paths: &[PathBuf], run: impl FnOnce() -> ExitCode) -> ExitCode {
+    match panic::catch_unwind(AssertUnwindSafe(run)) {
+        Ok(code) => code,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".to_string());
+            let inputs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "internal error: kiln failed on {} ({what}); please report it at https://github.com/kiln-dev/kiln/issues with that file",
+                inputs.join(", ")
+            );
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}
+
+fn compile(paths: &[PathBuf]) -> Result<Compiled, ExitCode> {
+    let roots = files::collect_kiln_files(paths).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_DIAGNOSTICS)
+    })?;
+    Ok(kiln_compiler::compile(
+        &files::FsLoader,
+        &roots,
+        &Options::default(),
+    ))
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic], compiled: &Compiled, format: DiagnosticFormat) {
+    let mut stderr = std::io::stderr().lock();
+    match format {
+        DiagnosticFormat::Json => {
+            let _ = writeln!(stderr, "{}", render::render_json(diagnostics, &compiled.sources));
+        }
+        DiagnosticFormat::Human => {
+            if diagnostics.is_empty() {
+                return;
+            }
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let width = terminal_width();
+            let text = render::render_human(diagnostics, &compiled.sources, HumanStyle { width, color });
+            let _ = write!(stderr, "{text}");
+            let _ = writeln!(stderr, "{}", render::summary(diagnostics));
+        }
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
+fn check(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
+    let compiled = match compile(paths) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    print_diagnostics(&compiled.diagnostics, &compiled, format);
+    if compiled.has_errors() {
+        ExitCode::from(EXIT_DIAGNOSTICS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn eval(paths: &[PathBuf], output: OutputFormat, format: DiagnosticFormat) -> ExitCode {
+    let compiled = match compile(paths) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    print_diagnostics(&compiled.diagnostics, &compiled, format);
+    if compiled.has_errors() {
+        return ExitCode::from(EXIT_DIAGNOSTICS);
+    }
+    let objects: Vec<serde_json::Value> = compiled
+        .objects
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "type": o.ty,
+                "name": o.name,
+                "value": o.value.to_json(),
+            })
+        })
+        .collect();
+    let doc = serde_json::Value::Array(objects);
+    let text = match output {
+        OutputFormat::Json => serde_json::to_string_pretty(&doc)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        OutputFormat::Yaml => serde_norway::to_string(&doc).map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot serialise the result: {e}");
+            ExitCode::from(EXIT_DIAGNOSTICS)
+        }
+    }
+}
+
+struct SchemaSources {
+    crds: Option<PathBuf>,
+    katib_openapi: Option<PathBuf>,
+}
+
+fn build(
+    paths: &[PathBuf],
+    out_dir: Option<&std::path::Path>,
+    output: OutputFormat,
+    schema_sources: &SchemaSources,
+    format: DiagnosticFormat,
+) -> ExitCode {
+    let schemas = match &schema_sources.crds {
+        Some(dir) => match files::load_schemas(dir, schema_sources.katib_openapi.as_deref()) {
+            Ok(set) => Some(set),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(EXIT_DIAGNOSTICS);
+            }
+        },
+        None => None,
+    };
+    let compiled = match compile(paths) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let built = kiln_compiler::build::build(&compiled, schemas.as_ref());
+    let mut diagnostics = compiled.diagnostics.clone();
+    diagnostics.extend(built.diagnostics.iter().cloned());
+    print_diagnostics(&diagnostics, &compiled, format);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return ExitCode::from(EXIT_DIAGNOSTICS);
+    }
+    let render = |manifests: &[kiln_compiler::manifest::Manifest]| match output {
+        OutputFormat::Yaml => canonical::to_yaml(manifests),
+        OutputFormat::Json => canonical::to_json(manifests),
+    };
+    match out_dir {
+        None => print!("{}", render(&built.manifests)),
+        Some(dir) => {
+            if let Err(message) =
+                files::write_manifests(dir, &built.manifests, output == OutputFormat::Json, &render)
+            {
+                eprintln!("error: {message}");
+                return ExitCode::from(EXIT_DIAGNOSTICS);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn fmt(paths: &[PathBuf], check_only: bool) -> ExitCode {
+    let files = match files::collect_kiln_files(paths) {
+        Ok(f) => f,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_DIAGNOSTICS);
+        }
+    };
+    let mut failed = false;
+    let mut unformatted = Vec::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {path}: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let mut sources = kiln_compiler::source::SourceMap::default();
+        let file = sources.add(path.clone(), text.clone());
+        match kiln_lang::format::format_source(file, &text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                if check_only {
+                    unformatted.push(path.clone());
+                } else if let Err(e) = std::fs::write(path, formatted) {
+                    eprintln!("error: cannot write {path}: {e}");
+                    failed = true;
+                }
+            }
+            Err(diagnostics) => {
+                eprint!(
+                    "{}",
+                    render::render_plain(&diagnostics, &sources, terminal_width())
+                );
+                failed = true;
+            }
+        }
+    }
+    for path in &unformatted {
+        println!("would reformat {path}");
+    }
+    if failed || !unformatted.is_empty() {
+        ExitCode::from(EXIT_DIAGNOSTICS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

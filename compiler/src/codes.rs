@@ -44,12 +44,21 @@ codes! {
     REFINEMENT_FAILED = "K0603", "refinement-failed", "A computed value is outside the range or pattern its type allows.";
     ARITHMETIC_ERROR = "K0604", "arithmetic-error", "A division by zero, or a quantity division with no exact result.";
     MISSING_VALUE = "K0605", "missing-value", "A map key, list index or optional field has no value.";
+    // K07xx: manifests and upstream schemas.
+    SCHEMA_VIOLATION = "K0701", "schema-violation", "A manifest does not match the upstream CRD or OpenAPI schema of its kind.";
+    DUPLICATE_OBJECT = "K0702", "duplicate-object", "Two declarations produce the same Kubernetes object (kind, namespace, name).";
     INTERNAL = "K0901", "internal-error", "kiln itself failed; please report it.";
 }
 
 /// Every code kiln can emit, syntax first, sorted by id.
 pub fn registry() -> Vec<Code> {
-    let mut all: Vec<Code> = kiln_lang::codes::ALL.iter().chain(ALL.iter()).copied().collect();
+    let mut all: Vec<Code> = kiln_lang::codes::ALL
+        .iter()
+        .chain(ALL)
+        .chain(crate::lower::codes::ALL)
+        .chain(crate::lower::pipeline::codes::ALL)
+        .copied()
+        .collect();
     all.sort_by_key(|c| c.id);
     all
 }

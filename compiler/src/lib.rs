@@ -4,6 +4,7 @@
 //! ([`kiln_lang::Diagnostic`]); rendering is in [`render`]. Stages, each with its own data type:
 //! AST (`kiln_lang::ast`) -> resolved and typed IR -> [`value::Value`] trees -> (later) manifests.
 
+pub mod build;
 pub mod check;
 pub mod codes;
 pub mod eval;
@@ -109,8 +110,13 @@ pub fn compile_with_stdlib(
     let modules = &modules;
     let work = move || check_and_eval(modules, budget, prior_errors);
     let (more, objects) = std::thread::scope(|scope| {
-        match std::thread::Builder::new().stack_size(STACK_BYTES).spawn_scoped(scope, work) {
-            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        match std::thread::Builder::new()
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, work)
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => check_and_eval(modules, budget, prior_errors),
         }
     });

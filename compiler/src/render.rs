@@ -34,22 +34,26 @@ pub fn render_plain(diagnostics: &[Diagnostic], sources: &SourceMap, width: usiz
 
 /// Renders diagnostics rustc-style, one after another, followed by nothing else.
 pub fn render_human(diagnostics: &[Diagnostic], sources: &SourceMap, style: HumanStyle) -> String {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(style.width)
-        .with_links(false)
-        .with_context_lines(1);
     let mut out = String::new();
     for diagnostic in diagnostics {
+        let mut theme = if style.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        // rustc's header, `error[K0203]: message`, instead of miette's `×` marker and code line.
+        theme.characters.error = format!("error[{}]:", diagnostic.code.id);
+        theme.characters.warning = format!("warning[{}]:", diagnostic.code.id);
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(style.width)
+            .with_links(false)
+            .with_context_lines(1);
         let report = Report::new(diagnostic, sources);
         if handler.render_report(&mut out, &report).is_err() {
             // The renderer only fails on fmt errors of a String, which cannot happen; fall back anyway.
             out.push_str(&format!("{}: {}\n", diagnostic.code.id, diagnostic.message));
         }
+        out.push('\n');
     }
     out
 }
@@ -220,10 +224,6 @@ impl fmt::Display for Report<'_> {
 impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(self.diagnostic.code.id))
-    }
-
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.diagnostic.severity {
             Severity::Error => miette::Severity::Error,

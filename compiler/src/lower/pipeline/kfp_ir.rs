@@ -1085,6 +1085,9 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
                 "workflow": { "spec": spec },
             }),
         );
+        // The upstream CRD has no status subresource and lists `status` as required, so the
+        // API server rejects a ScheduledWorkflow without one; the controller fills it in.
+        swf.insert("status".into(), json!({}));
         out.push(Value::Object(swf));
     }
     Ok(out)

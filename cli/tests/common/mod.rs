@@ -1,0 +1,93 @@
+//! Shared helpers for the CLI tests: run the real `kiln` binary, write multi-file examples.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `kiln` binary built for this test run.
+pub fn kiln(args: &[&str]) -> Output {
+    kiln_in(&repo_root(), args)
+}
+
+pub fn kiln_in(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .output()
+        .expect("run kiln");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A fresh scratch directory under the target dir (no temp-dir crate needed).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A code block from the docs: files separated by `#- file: NAME` lines; the first is the root.
+pub struct Block {
+    pub line: usize,
+    pub expected_code: Option<String>,
+    pub files: Vec<(String, String)>,
+}
+
+impl Block {
+    pub fn new(line: usize, info: &str, body: &str) -> Block {
+        let expected_code = info
+            .split(',')
+            .find_map(|part| part.trim().strip_prefix("fails="))
+            .map(str::to_string);
+        let mut files: Vec<(String, String)> = Vec::new();
+        for text_line in body.lines() {
+            if let Some(name) = text_line.strip_prefix("#- file:") {
+                files.push((name.trim().to_string(), String::new()));
+            } else {
+                if files.is_empty() {
+                    files.push(("main.kiln".to_string(), String::new()));
+                }
+                let last = files.last_mut().expect("a file");
+                last.1.push_str(text_line);
+                last.1.push('\n');
+            }
+        }
+        Block {
+            line,
+            expected_code,
+            files,
+        }
+    }
+
+    pub fn write_files(&self) -> PathBuf {
+        let dir = scratch(&format!("docs-block-{}", self.line));
+        for (name, text) in &self.files {
+            std::fs::write(dir.join(name), text).expect("write block file");
+        }
+        dir
+    }
+
+    pub fn root(&self, dir: &Path) -> String {
+        dir.join(&self.files[0].0).to_string_lossy().into_owned()
+    }
+}

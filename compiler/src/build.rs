@@ -1,0 +1,231 @@
+//! Build: evaluated objects -> stamped, validated manifests (`kiln build`).
+//!
+//! Steps, in order: lower every emitted object ([`crate::lower`]); stamp each manifest with its
+//! source (`kiln.dev/source`) and content hash (`kiln.dev/content-hash`); reject two manifests
+//! with the same identity; validate against the upstream schemas when the caller gave them.
+//! Problems become diagnostics on the user's own text: a lowering error names a field of the
+//! value, which [`locate`] finds in the declaration that wrote it.
+//!
+//! Pure like the rest of the compiler: schemas arrive as a [`SchemaSet`] built from texts the
+//! caller read.
+
+use std::collections::BTreeMap;
+
+use kiln_lang::ast::{ExprKind, ItemKind, RecordEntry};
+use kiln_lang::{Diagnostic, Span};
+use serde_json::Value;
+
+use crate::Compiled;
+use crate::codes;
+use crate::lower::{self, LowerContext, LowerInput};
+use crate::manifest::validate::SchemaSet;
+use crate::manifest::{Manifest, hash};
+use crate::source::SourceMap;
+
+/// The manifests of one build, in emit order (each object's manifests in lowering order).
+#[derive(Debug, Default)]
+pub struct Built {
+    pub manifests: Vec<Manifest>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Manifests of kinds the schema set has no schema for (core kinds such as ConfigMap).
+    pub unvalidated: Vec<String>,
+}
+
+impl Built {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Lowers, stamps and (with `schemas`) validates the objects of a successful compilation.
+pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
+    let mut built = Built::default();
+    if compiled.has_errors() {
+        return built;
+    }
+    let values: Vec<Value> = compiled.objects.iter().map(|o| o.value.to_json()).collect();
+    let ctx = LowerContext::new(
+        compiled
+            .objects
+            .iter()
+            .zip(&values)
+            .map(|(o, v)| (o.ty.clone(), o.name.clone(), v.clone())),
+    );
+    // Identity -> the declaration that produced it, to report duplicates on both.
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for (object, value) in compiled.objects.iter().zip(&values) {
+        let input = LowerInput {
+            ty: &object.ty,
+            name: &object.name,
+            value,
+        };
+        let lowered = match lower::lower(&input, &ctx) {
+            Ok(lowered) => lowered,
+            Err(errors) => {
+                for error in errors {
+                    let span = locate(&compiled.sources, object.span, &error.pointer);
+                    let label = match error.pointer.as_str() {
+                        "" => format!("in {} `{}`", object.ty, object.name),
+                        pointer => format!("at `{}`", dotted(pointer)),
+                    };
+                    let mut diagnostic = Diagnostic::error(error.code, error.message, span, label);
+                    diagnostic.help = error.help;
+                    built.diagnostics.push(diagnostic);
+                }
+                continue;
+            }
+        };
+        let (line, _) = compiled
+            .sources
+            .line_col(object.span.file, object.span.start as usize);
+        let source = format!("{}:{line}", compiled.sources.name(object.span.file));
+        for value in lowered {
+            let mut manifest = match Manifest::new(value) {
+                Ok(m) => m,
+                Err(e) => {
+                    built.diagnostics.push(Diagnostic::error(
+                        codes::INTERNAL,
+                        format!("lowering produced an invalid manifest: {e}"),
+                        object.span,
+                        "while lowering this object",
+                    ));
+                    continue;
+                }
+            };
+            hash::set_source(&mut manifest, &source);
+            hash::stamp(&mut manifest);
+            let identity = identity(&manifest);
+            if let Some(first) = seen.get(&identity) {
+                built.diagnostics.push(
+                    Diagnostic::error(
+                        codes::DUPLICATE_OBJECT,
+                        format!("two declarations produce the object {identity}"),
+                        object.span,
+                        "produces it again",
+                    )
+                    .with_label(*first, "first produced here")
+                    .with_help("Give the objects different names or namespaces."),
+                );
+                continue;
+            }
+            seen.insert(identity, object.span);
+            if let Some(schemas) = schemas {
+                validate(schemas, &manifest, object.span, &mut built);
+            }
+            built.manifests.push(manifest);
+        }
+    }
+    built
+}
+
+fn validate(schemas: &SchemaSet, manifest: &Manifest, span: Span, built: &mut Built) {
+    match schemas.validate(manifest) {
+        Ok(violations) => {
+            for violation in violations {
+                built.diagnostics.push(
+                    Diagnostic::error(
+                        codes::SCHEMA_VIOLATION,
+                        format!(
+                            "{} `{}` does not match its upstream schema at `{}`: {}",
+                            manifest.kind(),
+                            manifest.name().unwrap_or(""),
+                            violation.path(),
+                            violation.message
+                        ),
+                        span,
+                        "this declaration produces the field",
+                    )
+                    .with_help(
+                        "This is what the API server would reject; fix the field, or report a bug in \
+                         the stdlib if kiln produced it from valid input.",
+                    ),
+                );
+            }
+        }
+        Err(_) => built.unvalidated.push(identity(manifest)),
+    }
+}
+
+/// `Kind/namespace/name` (apiVersion included, since two groups may share a kind).
+fn identity(manifest: &Manifest) -> String {
+    format!(
+        "{} {}/{}/{}",
+        manifest.api_version(),
+        manifest.kind(),
+        manifest.namespace().unwrap_or("-"),
+        manifest.name().or(manifest.generate_name()).unwrap_or("")
+    )
+}
+
+/// `/spec/workers` -> `spec.workers`.
+fn dotted(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
+}
+
+/// Finds the text that wrote the field at `pointer` inside the declaration at `emit`: it re-parses
+/// the file and follows record keys as deep as they are written literally. When the field came
+/// from elsewhere (a `let`, a function, a default), the deepest enclosing written key is used, and
+/// failing that the declaration itself, so a label always lands on the user's text.
+pub fn locate(sources: &SourceMap, emit: Span, pointer: &str) -> Span {
+    let parsed = kiln_lang::parse(emit.file, sources.text(emit.file));
+    let Some(item) = parsed
+        .file
+        .items
+        .iter()
+        .find(|i| i.span.start <= emit.start && emit.end <= i.span.end)
+    else {
+        return emit;
+    };
+    let ItemKind::Emit { value, ty, .. } = &item.kind else {
+        return emit;
+    };
+    let mut best = ty.span;
+    let mut entries: &[RecordEntry] = match &value.kind {
+        ExprKind::Construct { fields, .. } | ExprKind::Record(fields) => fields,
+        ExprKind::With { patch, .. } => patch,
+        _ => return best,
+    };
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        let Some(entry) = entries.iter().find(|e| e.key.name() == segment) else {
+            break;
+        };
+        best = entry.key.span();
+        entries = match &entry.value.kind {
+            ExprKind::Construct { fields, .. } | ExprKind::Record(fields) => fields,
+            ExprKind::With { patch, .. } => patch,
+            _ => break,
+        };
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemoryLoader;
+    use crate::{Options, compile};
+
+    fn compiled(text: &str) -> Compiled {
+        let loader = MemoryLoader::new().with("main.kiln", text);
+        compile(&loader, &["main.kiln".to_string()], &Options::default())
+    }
+
+    #[test]
+    fn locate_follows_written_keys() {
+        let text = "type T = { a: { b: Int } }\nT \"x\" {\n  a = { b = 1 }\n}\n";
+        let c = compiled(text);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let span = locate(&c.sources, c.objects[0].span, "/a/b");
+        assert_eq!(&text[span.range()], "b");
+        let span = locate(&c.sources, c.objects[0].span, "/a/zzz");
+        assert_eq!(&text[span.range()], "a");
+        let span = locate(&c.sources, c.objects[0].span, "");
+        assert_eq!(&text[span.range()], "T");
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(dotted("/spec/workers"), "spec.workers");
+    }
+}
