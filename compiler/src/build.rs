@@ -95,22 +95,23 @@ pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
             hash::set_source(&mut manifest, &source);
             hash::stamp(&mut manifest);
             let identity = identity(&manifest);
+            let head = locate(&compiled.sources, object.span, "");
             if let Some(first) = seen.get(&identity) {
                 built.diagnostics.push(
                     Diagnostic::error(
                         codes::DUPLICATE_OBJECT,
                         format!("two declarations produce the object {identity}"),
-                        object.span,
+                        head,
                         "produces it again",
                     )
                     .with_label(*first, "first produced here")
-                    .with_help("Give the objects different names or namespaces."),
+                    .with_help("give the objects different names or namespaces"),
                 );
                 continue;
             }
-            seen.insert(identity, object.span);
+            seen.insert(identity, head);
             if let Some(schemas) = schemas {
-                validate(schemas, &manifest, object.span, &mut built);
+                validate(schemas, &manifest, &compiled.sources, object.span, &mut built);
             }
             built.manifests.push(manifest);
         }
@@ -118,10 +119,12 @@ pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
     built
 }
 
-fn validate(schemas: &SchemaSet, manifest: &Manifest, span: Span, built: &mut Built) {
+fn validate(schemas: &SchemaSet, manifest: &Manifest, sources: &SourceMap, emit: Span, built: &mut Built) {
     match schemas.validate(manifest) {
         Ok(violations) => {
             for violation in violations {
+                // Raw objects mirror the manifest, so the pointer often names the user's own key.
+                let span = locate(sources, emit, &violation.pointer);
                 built.diagnostics.push(
                     Diagnostic::error(
                         codes::SCHEMA_VIOLATION,
@@ -133,11 +136,11 @@ fn validate(schemas: &SchemaSet, manifest: &Manifest, span: Span, built: &mut Bu
                             violation.message
                         ),
                         span,
-                        "this declaration produces the field",
+                        "rejected by the upstream schema",
                     )
                     .with_help(
-                        "This is what the API server would reject; fix the field, or report a bug in \
-                         the stdlib if kiln produced it from valid input.",
+                        "the API server would reject this; fix the field, or report a bug in the stdlib \
+                         if kiln produced it from valid input",
                     ),
                 );
             }
@@ -176,10 +179,11 @@ pub fn locate(sources: &SourceMap, emit: Span, pointer: &str) -> Span {
     else {
         return emit;
     };
-    let ItemKind::Emit { value, ty, .. } = &item.kind else {
+    let ItemKind::Emit { value, ty, name } = &item.kind else {
         return emit;
     };
-    let mut best = ty.span;
+    // The declaration's head (`kf.Notebook "dev"`): one line, unlike the whole declaration.
+    let mut best = ty.span.to(name.span);
     let mut entries: &[RecordEntry] = match &value.kind {
         ExprKind::Construct { fields, .. } | ExprKind::Record(fields) => fields,
         ExprKind::With { patch, .. } => patch,
@@ -221,7 +225,7 @@ mod tests {
         let span = locate(&c.sources, c.objects[0].span, "/a/zzz");
         assert_eq!(&text[span.range()], "a");
         let span = locate(&c.sources, c.objects[0].span, "");
-        assert_eq!(&text[span.range()], "T");
+        assert_eq!(&text[span.range()], "T \"x\"");
     }
 
     #[test]
