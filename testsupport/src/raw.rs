@@ -138,7 +138,7 @@ pub async fn resolve(client: &Client, api_version: &str, kind: &str) -> Result<R
     };
     let gvk = GroupVersionKind::gvk(group, version, kind);
     let mut last_error = String::new();
-    for attempt in 0..10u64 {
+    for attempt in 0..5u64 {
         match discovery::pinned_kind(client, &gvk).await {
             Ok((resource, caps)) => {
                 let resolved = ResolvedKind {
