@@ -1,9 +1,13 @@
 //! The `kiln` binary: argument parsing, file I/O and exit codes; everything else lives in the
 //! library crates.
 //!
-//! Exit codes: 0 success, 1 the input has errors (diagnostics printed), 2 bad command line,
-//! 3 an internal error in kiln itself (a bug: the user sees one line asking for a report).
+//! Exit codes: 0 success, 1 the input has errors (diagnostics printed) or a cluster command
+//! failed, 2 bad command line (and `plan --detailed-exitcode`: changes pending), 3 an internal
+//! error in kiln itself (a bug: the user sees one line asking for a report).
+//!
+//! `plan` and `apply` live in [`cluster`].
 
+mod cluster;
 mod files;
 
 use std::io::{IsTerminal, Write};
@@ -66,6 +70,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
         format: DiagnosticFormat,
     },
+    /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked diffs).
+    Plan {
+        #[command(flatten)]
+        target: cluster::Target,
+        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Compile, then server-side apply the manifests, writing only what changed.
+    ///
+    /// Nothing is touched if compilation reports any error. The ApplySet defaults to the name
+    /// of the project directory (the first path if a directory, else its parent directory),
+    /// lowercased with other characters turned into `-`, or `kiln`; its parent ConfigMap is
+    /// `kiln-<applyset>` in --applyset-namespace.
+    Apply {
+        #[command(flatten)]
+        target: cluster::Target,
+        #[command(flatten)]
+        flags: cluster::ApplyFlags,
+    },
     /// Format .kiln files in place (or only check with --check).
     Fmt {
         #[arg(required = true)]
@@ -113,6 +137,11 @@ fn main() -> ExitCode {
             let schemas = SchemaSources { crds, katib_openapi };
             build(&paths, out_dir.as_deref(), output, &schemas, format)
         }),
+        Command::Plan {
+            target,
+            detailed_exitcode,
+        } => guard(&target.paths, || cluster::plan(&target, detailed_exitcode)),
+        Command::Apply { target, flags } => guard(&target.paths, || cluster::apply(&target, &flags)),
         Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
@@ -233,6 +262,35 @@ struct SchemaSources {
     katib_openapi: Option<PathBuf>,
 }
 
+/// Compiles and builds: the manifests, or (diagnostics printed) the exit code. Warnings are
+/// printed either way; any error means no manifests, so nothing downstream can act on a
+/// partial result.
+fn build_manifests(
+    paths: &[PathBuf],
+    schema_sources: &SchemaSources,
+    format: DiagnosticFormat,
+) -> Result<Vec<kiln_compiler::manifest::Manifest>, ExitCode> {
+    let schemas = match &schema_sources.crds {
+        Some(dir) => match files::load_schemas(dir, schema_sources.katib_openapi.as_deref()) {
+            Ok(set) => Some(set),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Err(ExitCode::from(EXIT_DIAGNOSTICS));
+            }
+        },
+        None => None,
+    };
+    let compiled = compile(paths)?;
+    let built = kiln_compiler::build::build(&compiled, schemas.as_ref());
+    let mut diagnostics = compiled.diagnostics.clone();
+    diagnostics.extend(built.diagnostics.iter().cloned());
+    print_diagnostics(&diagnostics, &compiled, format);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(ExitCode::from(EXIT_DIAGNOSTICS));
+    }
+    Ok(built.manifests)
+}
+
 fn build(
     paths: &[PathBuf],
     out_dir: Option<&std::path::Path>,
@@ -240,36 +298,19 @@ fn build(
     schema_sources: &SchemaSources,
     format: DiagnosticFormat,
 ) -> ExitCode {
-    let schemas = match &schema_sources.crds {
-        Some(dir) => match files::load_schemas(dir, schema_sources.katib_openapi.as_deref()) {
-            Ok(set) => Some(set),
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(EXIT_DIAGNOSTICS);
-            }
-        },
-        None => None,
-    };
-    let compiled = match compile(paths) {
-        Ok(c) => c,
+    let manifests = match build_manifests(paths, schema_sources, format) {
+        Ok(m) => m,
         Err(code) => return code,
     };
-    let built = kiln_compiler::build::build(&compiled, schemas.as_ref());
-    let mut diagnostics = compiled.diagnostics.clone();
-    diagnostics.extend(built.diagnostics.iter().cloned());
-    print_diagnostics(&diagnostics, &compiled, format);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return ExitCode::from(EXIT_DIAGNOSTICS);
-    }
     let render = |manifests: &[kiln_compiler::manifest::Manifest]| match output {
         OutputFormat::Yaml => canonical::to_yaml(manifests),
         OutputFormat::Json => canonical::to_json(manifests),
     };
     match out_dir {
-        None => print!("{}", render(&built.manifests)),
+        None => print!("{}", render(&manifests)),
         Some(dir) => {
             if let Err(message) =
-                files::write_manifests(dir, &built.manifests, output == OutputFormat::Json, &render)
+                files::write_manifests(dir, &manifests, output == OutputFormat::Json, &render)
             {
                 eprintln!("error: {message}");
                 return ExitCode::from(EXIT_DIAGNOSTICS);

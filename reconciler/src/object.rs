@@ -4,15 +4,18 @@
 //! name). The version is carried for requests but ignored for identity comparisons between
 //! desired and live state, because the same object is reachable under several versions.
 //! [`Manifest`] wraps a `serde_json::Value` that has been checked to be a Kubernetes object
-//! and carries its `kiln.dev/content-hash` (always recomputed here, see [`Manifest::new`]).
+//! and carries its `kiln.dev/content-hash` (always recomputed here, see [`Manifest::new`], with
+//! the compiler's [`kiln_compiler::manifest::hash::content_hash`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::fmt;
 
-/// Annotation carrying blake3 of the canonical object without this annotation.
-pub const CONTENT_HASH: &str = "kiln.dev/content-hash";
+/// The content hash (`kiln.dev/content-hash`) is the compiler's: one definition of the hash
+/// form (sorted compact JSON without `kiln.dev/content-hash` and `kiln.dev/source`), so the
+/// compiler's stamp and the reconciler's check always agree.
+pub use kiln_compiler::manifest::hash::{CONTENT_HASH, content_hash};
 /// Annotation opting an object out of pruning (`disabled`) or a PVC into it (`enabled`).
 pub const PRUNE_ANNOTATION: &str = "kiln.dev/prune";
 /// Annotation listing JSON pointers of fields whose values are never printed.
@@ -229,58 +232,6 @@ pub fn parse_documents(text: &str) -> Result<Vec<Manifest>, String> {
     Ok(out)
 }
 
-/// blake3 (hex) of the canonical form of `obj` without the `kiln.dev/content-hash`
-/// annotation. Canonical = JSON with object keys sorted at every level and no whitespace, so
-/// the hash does not depend on key order or formatting (YAML vs JSON input).
-pub fn content_hash(obj: &Value) -> String {
-    let mut obj = obj.clone();
-    if let Some(annotations) = obj
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-    {
-        annotations.remove(CONTENT_HASH);
-        if annotations.is_empty() {
-            obj["metadata"]
-                .as_object_mut()
-                .expect("metadata is an object")
-                .remove("annotations");
-        }
-    }
-    let mut out = String::new();
-    write_canonical(&obj, &mut out);
-    blake3::hash(out.as_bytes()).to_hex().to_string()
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
 /// An annotation's value.
 pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     obj.get("metadata")?.get("annotations")?.get(key)?.as_str()
@@ -335,6 +286,17 @@ mod tests {
         let c =
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"x":"2","y":"2"}});
         assert_ne!(content_hash(&a), content_hash(&c));
+    }
+
+    #[test]
+    fn hash_is_the_compilers_and_ignores_the_source_trace() {
+        let a = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}});
+        let b = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","annotations":{"kiln.dev/source":"x.kiln:3"}}});
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_eq!(
+            Manifest::new(b).unwrap().hash(),
+            kiln_compiler::manifest::hash::content_hash(&a)
+        );
     }
 
     #[test]

@@ -1,0 +1,316 @@
+//! `kiln plan` and `kiln apply`: compile and build (as `kiln build`), then hand the manifests to
+//! the reconciler. A compile that reports any error stops here, before a client is even made,
+//! so a broken spec can never prune anything.
+//!
+//! The cluster comes from `--kubeconfig`/`--context`, else `KUBECONFIG` / `~/.kube/config` /
+//! in-cluster configuration (kube's `Config::infer`). The tokio runtime is created here, only
+//! for these commands.
+//!
+//! The ApplySet (kiln's inventory of what it manages) is `--applyset NAME`, by default the name
+//! of the project directory: the first path if it is a directory, else the directory holding
+//! it (so `kiln apply .` and `kiln apply main.kiln` agree), lowercased with anything but
+//! `[a-z0-9-]` turned into `-`; `kiln` if nothing is left. Its parent ConfigMap `kiln-<NAME>`
+//! lives in `--applyset-namespace` (default `kiln-system`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use kiln_reconciler::{ApplySetRef, Cluster, Manifest, Options, output};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::{DiagnosticFormat, EXIT_DIAGNOSTICS, SchemaSources};
+
+/// Exit code of `kiln plan --detailed-exitcode` when something would change.
+const EXIT_CHANGES: u8 = 2;
+/// How long `--wait` waits without `--timeout`.
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+/// Arguments shared by `kiln plan` and `kiln apply`.
+#[derive(Args)]
+pub struct Target {
+    /// .kiln files or directories (searched for *.kiln).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, else in-cluster configuration).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// ApplySet name (default: the project directory's name, see `kiln apply --help`).
+    #[arg(long)]
+    pub applyset: Option<String>,
+    /// Namespace of the ApplySet parent ConfigMap `kiln-<applyset>`.
+    #[arg(long, default_value = "kiln-system")]
+    pub applyset_namespace: String,
+    /// Also delete inventory members that are no longer in the spec.
+    #[arg(long)]
+    pub prune: bool,
+    #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+}
+
+/// Flags only `kiln apply` has.
+#[derive(Args)]
+pub struct ApplyFlags {
+    /// Plan and print what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until every applied object is healthy.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 90s, 5m, 1h; default 5m).
+    #[arg(long, requires = "wait", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Take ownership of fields other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Allow a prune above the mass-prune limits.
+    #[arg(long)]
+    pub allow_mass_prune: bool,
+    /// Also prune PersistentVolumeClaims and objects annotated `kiln.dev/prune: disabled`.
+    #[arg(long)]
+    pub allow_prune_protected: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+}
+
+/// `kiln plan`.
+pub fn plan(target: &Target, detailed_exitcode: bool) -> ExitCode {
+    let flags = ApplyFlags {
+        dry_run: true,
+        wait: false,
+        timeout: None,
+        force_conflicts: false,
+        allow_mass_prune: false,
+        allow_prune_protected: false,
+    };
+    run(target, &flags, detailed_exitcode)
+}
+
+/// `kiln apply`.
+pub fn apply(target: &Target, flags: &ApplyFlags) -> ExitCode {
+    run(target, flags, false)
+}
+
+fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode {
+    let schemas = SchemaSources {
+        crds: None,
+        katib_openapi: None,
+    };
+    // Compile and build first: any error ends the run before the cluster is contacted.
+    let built = match crate::build_manifests(&target.paths, &schemas, target.format) {
+        Ok(built) => built,
+        Err(code) => return code,
+    };
+    let mut desired = Vec::with_capacity(built.len());
+    for m in built {
+        match Manifest::new(m.into_value()) {
+            Ok(m) => desired.push(m),
+            Err(e) => {
+                eprintln!("error: a built manifest cannot be applied: {e}; nothing was changed.");
+                return ExitCode::from(EXIT_DIAGNOSTICS);
+            }
+        }
+    }
+    let set = target
+        .applyset
+        .clone()
+        .unwrap_or_else(|| default_applyset(&target.paths));
+    let mut opts = Options::new(ApplySetRef::new(&set, &target.applyset_namespace));
+    opts.policy.prune = target.prune;
+    opts.policy.force_conflicts = flags.force_conflicts;
+    opts.policy.allow_mass_prune = flags.allow_mass_prune;
+    opts.policy.allow_prune_protected = flags.allow_prune_protected;
+    if flags.wait {
+        opts.wait = Some(flags.timeout.unwrap_or(DEFAULT_WAIT));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_DIAGNOSTICS);
+        }
+    };
+    runtime.block_on(async {
+        match execute(target, flags, detailed_exitcode, &desired, &opts).await {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(EXIT_DIAGNOSTICS)
+            }
+        }
+    })
+}
+
+async fn execute(
+    target: &Target,
+    flags: &ApplyFlags,
+    detailed_exitcode: bool,
+    desired: &[Manifest],
+    opts: &Options,
+) -> Result<ExitCode, String> {
+    let client = client(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+    let mut cluster = Cluster::new(client);
+    let planned = kiln_reconciler::plan_cluster(&mut cluster, desired, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    if flags.dry_run {
+        match target.output {
+            PlanOutput::Text => print!("{}", output::render_text(&planned.plan, color)),
+            PlanOutput::Json => println!("{}", output::render_json(&planned.plan)),
+        }
+        let code = output::detailed_exit_code::<()>(&Ok(planned.plan));
+        return Ok(match code {
+            2 if detailed_exitcode => ExitCode::from(EXIT_CHANGES),
+            1 => ExitCode::from(EXIT_DIAGNOSTICS),
+            _ => ExitCode::SUCCESS,
+        });
+    }
+    if target.output == PlanOutput::Text {
+        print!("{}", output::render_text(&planned.plan, color));
+    }
+    let report = kiln_reconciler::apply_plan(&mut cluster, desired, planned, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    match target.output {
+        PlanOutput::Text => println!(
+            "Applied {} object(s), pruned {}, {} error(s).",
+            report.applied.len(),
+            report.pruned.len(),
+            report.errors.len()
+        ),
+        PlanOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| format!("cannot serialise the report: {e}"))?
+        ),
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIAGNOSTICS)
+    })
+}
+
+/// A client from `--kubeconfig`/`--context`, else the usual inference.
+async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Client, String> {
+    let options = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..KubeConfigOptions::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| format!("the kubeconfig {} is not usable: {e}", path.display()))?
+        }
+        None if context.is_some() => Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| format!("cannot load the kubeconfig (KUBECONFIG or ~/.kube/config): {e}"))?,
+        None => Config::infer().await.map_err(|e| {
+            format!(
+                "no cluster configured: {e}. Pass --kubeconfig FILE, set KUBECONFIG, or run inside a cluster"
+            )
+        })?,
+    };
+    Client::try_from(config).map_err(|e| format!("cannot create a Kubernetes client: {e}"))
+}
+
+/// The default ApplySet name (see the module doc).
+pub fn default_applyset(paths: &[PathBuf]) -> String {
+    let name = paths
+        .first()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| {
+            let dir = if p.is_dir() { p } else { p.parent()?.to_path_buf() };
+            dir.file_name().map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    sanitize(&name)
+}
+
+fn sanitize(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '-',
+        })
+        .collect();
+    // The parent is `kiln-<name>`: keep it within a 63-character label.
+    out.truncate(50);
+    let out = out.trim_matches('-');
+    if out.is_empty() {
+        "kiln".to_string()
+    } else {
+        out.to_string()
+    }
+}
+
+/// `90`, `90s`, `500ms`, `5m`, `1h`, `1h30m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (examples: 90s, 5m, 1h30m)");
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let step = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += step;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn applyset_names() {
+        assert_eq!(sanitize("Team_A"), "team-a");
+        assert_eq!(sanitize("..."), "kiln");
+        assert_eq!(sanitize(&"x".repeat(80)).len(), 50);
+    }
+}
