@@ -105,21 +105,28 @@ pub fn compile_with_stdlib(
     );
     // Checking and evaluation recurse over the tree (nesting is capped by the parser at 256,
     // and chains of `let`s are followed on demand), so they run on a thread with a large stack.
+    // That thread owns the AST and the typed program and sends the results back before it drops
+    // them: freeing a large program costs as much as a phase, and nobody needs to wait for it.
     let budget = options.budget;
     let prior_errors = diagnostics.iter().any(Diagnostic::is_error);
-    let modules = &modules;
-    let work = move || check_and_eval(modules, budget, prior_errors);
-    let (more, objects) = std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, work)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => check_and_eval(modules, budget, prior_errors),
-        }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || {
+        let (program, more, objects) = check_and_eval(&modules, budget, prior_errors);
+        let _ = sender.send((more, objects));
+        drop((program, modules));
     });
+    let (more, objects) = match spawned.ok().and_then(|_| receiver.recv().ok()) {
+        Some(results) => results,
+        None => (
+            vec![Diagnostic::error(
+                codes::INTERNAL,
+                "kiln could not run the type checker (thread failed)",
+                Span::default(),
+                "",
+            )],
+            Vec::new(),
+        ),
+    };
     diagnostics.extend(more);
     Compiled {
         sources,
@@ -136,7 +143,7 @@ fn check_and_eval(
     modules: &[resolve::Module],
     budget: Budget,
     prior_errors: bool,
-) -> (Vec<Diagnostic>, Vec<Emitted>) {
+) -> (ir::Program, Vec<Diagnostic>, Vec<Emitted>) {
     let (program, mut diagnostics) = check::check(modules);
     let mut objects = Vec::new();
     if !prior_errors && !diagnostics.iter().any(Diagnostic::is_error) {
@@ -156,5 +163,5 @@ fn check_and_eval(
             Err(d) => diagnostics.push(*d),
         }
     }
-    (diagnostics, objects)
+    (program, diagnostics, objects)
 }
