@@ -110,11 +110,13 @@ pub fn compile_with_stdlib(
     let budget = options.budget;
     let prior_errors = diagnostics.iter().any(Diagnostic::is_error);
     let (sender, receiver) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || {
-        let (program, more, objects) = check_and_eval(&modules, budget, prior_errors);
-        let _ = sender.send((more, objects));
-        drop((program, modules));
-    });
+    let spawned = std::thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(move || {
+            let (program, more, objects) = check_and_eval(&modules, budget, prior_errors);
+            let _ = sender.send((more, objects));
+            drop((program, modules));
+        });
     let (more, objects) = match spawned.ok().and_then(|_| receiver.recv().ok()) {
         Some(results) => results,
         None => (
