@@ -8,9 +8,8 @@
 //!   and a moved declaration must not count as a change, least of all rename a run (below).
 //!
 //! If leaving them out empties `metadata.annotations`, the empty map is dropped too, so an
-//! object that never had annotations hashes the same. This is exactly the reconciler's
-//! `content_hash` (kiln-reconciler `object.rs`) for objects without a source annotation; the
-//! reconciler trusts a hash that is present, so both always agree on kiln's output. A
+//! object that never had annotations hashes the same. The reconciler recomputes the hash with
+//! this same function (kiln-reconciler `object.rs`), so a stale hash cannot hide an edit. A
 //! consequence: an edit that only moves a declaration leaves the hash, and therefore the live
 //! object, unchanged; the live `kiln.dev/source` may then point at the old line until the
 //! next real change.
