@@ -95,8 +95,10 @@ pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
             hash::set_source(&mut manifest, &source);
             hash::stamp(&mut manifest);
             let identity = identity(&manifest);
-            let head = locate(&compiled.sources, object.span, "");
             if let Some(first) = seen.get(&identity) {
+                // `locate` re-parses the file: only on this error path, never per object.
+                let head = locate(&compiled.sources, object.span, "");
+                let first = locate(&compiled.sources, *first, "");
                 built.diagnostics.push(
                     Diagnostic::error(
                         codes::DUPLICATE_OBJECT,
@@ -104,12 +106,12 @@ pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
                         head,
                         "produces it again",
                     )
-                    .with_label(*first, "first produced here")
+                    .with_label(first, "first produced here")
                     .with_help("give the objects different names or namespaces"),
                 );
                 continue;
             }
-            seen.insert(identity, head);
+            seen.insert(identity, object.span);
             if let Some(schemas) = schemas {
                 validate(schemas, &manifest, &compiled.sources, object.span, &mut built);
             }

@@ -53,6 +53,8 @@ pub struct SourceFile {
     /// The path as shown to the user (`examples/team/project.kiln`, `<stdlib>/kubeflow.kiln`).
     pub name: String,
     pub text: String,
+    /// Byte offset of the start of each line, so positions are a binary search, not a scan.
+    line_starts: Vec<usize>,
 }
 
 /// Every file loaded during one compilation, indexed by [`FileId`].
@@ -63,9 +65,14 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
+            line_starts,
         });
         FileId((self.files.len() - 1) as u32)
     }
@@ -95,12 +102,11 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        let text = self.text(id);
-        let offset = offset.min(text.len());
-        let before = &text[..floor_char_boundary(text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        let Some(file) = self.get(id) else { return (1, 1) };
+        let offset = floor_char_boundary(&file.text, offset.min(file.text.len()));
+        let line = file.line_starts.partition_point(|&start| start <= offset);
+        let start = file.line_starts[line - 1];
+        (line, file.text[start..offset].chars().count() + 1)
     }
 }
 
