@@ -231,6 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn one_name_in_two_namespaces_is_two_objects_but_one_namespace_is_a_duplicate() {
+        let object = |ns: &str| {
+            format!("kf.Object \"flags\" = kf.config_map({{ A = \"1\" }}) with {{ namespace = \"{ns}\" }}\n")
+        };
+        let text = format!("import \"kubeflow\" as kf\n{}{}", object("a"), object("b"));
+        let c = compiled(&text);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let built = build(&c, None);
+        assert!(built.diagnostics.is_empty(), "{:?}", built.diagnostics);
+        assert_eq!(built.manifests.len(), 2);
+        let text = format!("import \"kubeflow\" as kf\n{}{}", object("a"), object("a"));
+        let built = build(&compiled(&text), None);
+        let codes: Vec<&str> = built.diagnostics.iter().map(|d| d.code.id).collect();
+        assert_eq!(codes, ["K0702"]);
+    }
+
+    #[test]
     fn dotted_paths() {
         assert_eq!(dotted("/spec/workers"), "spec.workers");
     }

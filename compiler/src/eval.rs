@@ -171,7 +171,6 @@ impl<'p> Evaluator<'p> {
     /// Evaluates every emit of the program; `(type, name, value, span)` of the output ones.
     pub fn run(&mut self) -> R<Vec<(String, String, Value, Span)>> {
         let mut out = Vec::new();
-        let mut seen: std::collections::HashMap<(String, String), Span> = std::collections::HashMap::new();
         let mut outputs = 0u64;
         for emit in &self.prog.emits {
             self.span = emit.span;
@@ -184,17 +183,8 @@ impl<'p> Evaluator<'p> {
             if !emit.output {
                 continue;
             }
-            if let Some(first) = seen.insert((emit.ty.clone(), name.clone()), emit.span) {
-                return Err(Box::new(
-                    Diagnostic::error(
-                        codes::DUPLICATE_DEFINITION,
-                        format!("`{}` \"{name}\" is emitted twice", emit.ty),
-                        emit.span,
-                        "second object with this type and name",
-                    )
-                    .with_label(first, "first emitted here"),
-                ));
-            }
+            // One type and name may be emitted in two namespaces; the build stage checks object
+            // identity (kind, namespace, name) and reports real duplicates as K0702.
             let value = self.output(&value, &mut outputs)?;
             out.push((emit.ty.clone(), name, value, emit.span));
         }

@@ -275,8 +275,10 @@ fn names_and_did_you_mean() {
     );
     let e = errors("let x = 1\nlet x = 2");
     assert!(e.contains("K0104"), "{e}");
+    // One type and name twice is not a language error: the objects may live in two namespaces.
+    // The build stage checks object identity (K0702, see build.rs tests).
     let e = errors("type T = { a: Int }\nT \"n\" { a = 1 }\nT \"n\" { a = 2 }");
-    assert!(e.contains("K0104") && e.contains("emitted twice"), "{e}");
+    assert!(!e.contains("K0104"), "{e}");
 }
 
 #[test]

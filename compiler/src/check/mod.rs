@@ -251,7 +251,6 @@ impl<'a> Checker<'a> {
     }
 
     fn run(&mut self) {
-        let mut emitted: HashMap<(String, String), Span> = HashMap::new();
         for (m, module) in self.modules.iter().enumerate() {
             for item in &module.ast.items {
                 self.module = m;
@@ -273,7 +272,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     ItemKind::Emit { ty, name, value } => {
-                        self.emit(ty, name, value, item.span, module.is_root, &mut emitted);
+                        self.emit(ty, name, value, item.span, module.is_root);
                     }
                 }
             }
@@ -290,15 +289,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn emit(
-        &mut self,
-        path: &'a ast::Path,
-        name: &'a Expr,
-        value: &'a Expr,
-        span: Span,
-        output: bool,
-        emitted: &mut HashMap<(String, String), Span>,
-    ) {
+    fn emit(&mut self, path: &'a ast::Path, name: &'a Expr, value: &'a Expr, span: Span, output: bool) {
         let (_, name_ir) = self.check(name, Some(&Ty::String));
         let ty = self.type_path(path, None);
         let (qualified, ty) = match &ty {
@@ -331,27 +322,8 @@ impl<'a> Checker<'a> {
             }
             _ => self.check(value, Some(&ty)).1,
         };
-        if output
-            && !qualified.is_empty()
-            && let ast::ExprKind::Str(s) = &name.kind
-            && let Some(plain) = s.as_plain()
-        {
-            let key = (qualified.clone(), plain.clone());
-            if let Some(first) = emitted.get(&key) {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::DUPLICATE_DEFINITION,
-                        format!("{} \"{plain}\" is emitted twice", path_text(path)),
-                        name.span,
-                        "second object with this type and name",
-                    )
-                    .with_label(*first, "first emitted here")
-                    .with_help("give each object a unique name"),
-                );
-            } else {
-                emitted.insert(key, name.span);
-            }
-        }
+        // Two emits with one type and name are fine when they differ in namespace; the build
+        // stage checks the identity of the objects they produce (K0702).
         self.prog.emits.push(EmitIr {
             ty: qualified,
             name: name_ir,
