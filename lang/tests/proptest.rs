@@ -170,6 +170,12 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
         failure_persistence: None,
+        // A fixed seed keeps CI deterministic; deeper random runs set PROPTEST_RNG_SEED_RANDOM=1.
+        rng_seed: if std::env::var_os("PROPTEST_RNG_SEED_RANDOM").is_some() {
+            proptest::test_runner::RngSeed::Random
+        } else {
+            proptest::test_runner::RngSeed::Fixed(0x6b69_6c6e)
+        },
         ..ProptestConfig::default()
     })]
 
