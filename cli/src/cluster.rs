@@ -110,7 +110,8 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
         katib_openapi: None,
     };
     // Compile and build first: any error ends the run before the cluster is contacted.
-    let built = match crate::build_manifests(&target.paths, &schemas, target.format) {
+    let built = match crate::build_manifests(&target.paths, &schemas, target.format, crate::BuildMode::Build)
+    {
         Ok(built) => built,
         Err(code) => return code,
     };

@@ -33,10 +33,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Type-check and evaluate .kiln files (directories are searched for *.kiln).
+    /// Type-check, evaluate and lower .kiln files (directories are searched for *.kiln): every
+    /// diagnostic `kiln build` would report, without writing manifests.
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        schemas: SchemaSources,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
         format: DiagnosticFormat,
@@ -60,12 +63,8 @@ enum Command {
         out_dir: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Yaml)]
         output: OutputFormat,
-        /// Validate every manifest against the CRDs (*.yaml, searched recursively) in this directory.
-        #[arg(long)]
-        crds: Option<PathBuf>,
-        /// Also validate against an OpenAPI document such as Katib's swagger.json.
-        #[arg(long, requires = "crds")]
-        katib_openapi: Option<PathBuf>,
+        #[command(flatten)]
+        schemas: SchemaSources,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
         format: DiagnosticFormat,
@@ -120,7 +119,11 @@ fn main() -> ExitCode {
     panic::set_hook(Box::new(|_| {}));
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { paths, format } => guard(&paths, || check(&paths, format)),
+        Command::Check {
+            paths,
+            schemas,
+            format,
+        } => guard(&paths, || check(&paths, &schemas, format)),
         Command::Eval {
             paths,
             output,
@@ -130,11 +133,9 @@ fn main() -> ExitCode {
             paths,
             out_dir,
             output,
-            crds,
-            katib_openapi,
+            schemas,
             format,
         } => guard(&paths, || {
-            let schemas = SchemaSources { crds, katib_openapi };
             build(&paths, out_dir.as_deref(), output, &schemas, format)
         }),
         Command::Plan {
@@ -205,16 +206,11 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-fn check(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
-    let compiled = match compile(paths) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    print_diagnostics(&compiled.diagnostics, &compiled, format);
-    if compiled.has_errors() {
-        ExitCode::from(EXIT_DIAGNOSTICS)
-    } else {
-        ExitCode::SUCCESS
+/// Everything `build` checks (lowering and, with `--crds`, the upstream schemas), nothing written.
+fn check(paths: &[PathBuf], schema_sources: &SchemaSources, format: DiagnosticFormat) -> ExitCode {
+    match build_manifests(paths, schema_sources, format, BuildMode::Check) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }
 
@@ -257,8 +253,14 @@ fn eval(paths: &[PathBuf], output: OutputFormat, format: DiagnosticFormat) -> Ex
     }
 }
 
+/// The upstream schemas `check` and `build` validate manifests against.
+#[derive(clap::Args)]
 struct SchemaSources {
+    /// Validate every manifest against the CRDs (*.yaml, searched recursively) in this directory.
+    #[arg(long)]
     crds: Option<PathBuf>,
+    /// Also validate against an OpenAPI document such as Katib's swagger.json.
+    #[arg(long, requires = "crds")]
     katib_openapi: Option<PathBuf>,
 }
 
@@ -269,6 +271,7 @@ fn build_manifests(
     paths: &[PathBuf],
     schema_sources: &SchemaSources,
     format: DiagnosticFormat,
+    mode: BuildMode,
 ) -> Result<Vec<kiln_compiler::manifest::Manifest>, ExitCode> {
     let schemas = match &schema_sources.crds {
         Some(dir) => match files::load_schemas(dir, schema_sources.katib_openapi.as_deref()) {
@@ -281,14 +284,32 @@ fn build_manifests(
         None => None,
     };
     let compiled = compile(paths)?;
-    let built = kiln_compiler::build::build(&compiled, schemas.as_ref());
+    let (built, more) = match mode {
+        BuildMode::Build => {
+            let built = kiln_compiler::build::build(&compiled, schemas.as_ref());
+            let more = built.diagnostics.clone();
+            (built.manifests, more)
+        }
+        BuildMode::Check => (
+            Vec::new(),
+            kiln_compiler::build::check(&compiled, schemas.as_ref()),
+        ),
+    };
     let mut diagnostics = compiled.diagnostics.clone();
-    diagnostics.extend(built.diagnostics.iter().cloned());
+    diagnostics.extend(more);
     print_diagnostics(&diagnostics, &compiled, format);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(ExitCode::from(EXIT_DIAGNOSTICS));
     }
-    Ok(built.manifests)
+    Ok(built)
+}
+
+/// `kiln check` reports what `kiln build` would, except that objects of project-defined types
+/// are fine there (they are language-level values; only `build` needs a Kubernetes form).
+#[derive(Clone, Copy)]
+enum BuildMode {
+    Build,
+    Check,
 }
 
 fn build(
@@ -298,7 +319,7 @@ fn build(
     schema_sources: &SchemaSources,
     format: DiagnosticFormat,
 ) -> ExitCode {
-    let manifests = match build_manifests(paths, schema_sources, format) {
+    let manifests = match build_manifests(paths, schema_sources, format, BuildMode::Build) {
         Ok(m) => m,
         Err(code) => return code,
     };

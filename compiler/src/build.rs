@@ -1,6 +1,7 @@
 //! Build: evaluated objects -> stamped, validated manifests (`kiln build`).
 //!
-//! Steps, in order: lower every emitted object ([`crate::lower`]); stamp each manifest with its
+//! Steps, in order: reject objects of project-defined types (K0703: only stdlib types have a
+//! Kubernetes form); lower every emitted object ([`crate::lower`]); stamp each manifest with its
 //! source (`kiln.dev/source`) and content hash (`kiln.dev/content-hash`); reject two manifests
 //! with the same identity; validate against the upstream schemas when the caller gave them.
 //! Problems become diagnostics on the user's own text: a lowering error names a field of the
@@ -37,23 +38,59 @@ impl Built {
     }
 }
 
-/// Lowers, stamps and (with `schemas`) validates the objects of a successful compilation.
+/// Lowers, stamps and (with `schemas`) validates the objects of a successful compilation. An
+/// object of a user-defined type has no manifest form: K0703.
 pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
+    run(compiled, schemas, UserTypes::Reject)
+}
+
+/// The diagnostics of [`build`] for `kiln check`: the same lowering and validation, but objects
+/// of user-defined types are language-level values (`kiln eval` shows them), not an error.
+pub fn check(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Vec<Diagnostic> {
+    run(compiled, schemas, UserTypes::Skip).diagnostics
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum UserTypes {
+    Reject,
+    Skip,
+}
+
+fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, user_types: UserTypes) -> Built {
     let mut built = Built::default();
     if compiled.has_errors() {
         return built;
     }
-    let values: Vec<Value> = compiled.objects.iter().map(|o| o.value.to_json()).collect();
+    for object in compiled.objects.iter().filter(|o| !o.stdlib) {
+        if user_types == UserTypes::Reject {
+            built.diagnostics.push(
+                Diagnostic::error(
+                    codes::NOT_A_MANIFEST_TYPE,
+                    format!(
+                        "`{}` is a type of this project, which has no Kubernetes form",
+                        object.ty
+                    ),
+                    locate(&compiled.sources, object.span, ""),
+                    "kiln build cannot turn this into a manifest",
+                )
+                .with_help(
+                    "emit a stdlib type (kf.Notebook, kf.TrainingJob, ...), or kf.Object for any other \
+                     kind; keep project types for the values you build those from",
+                ),
+            );
+        }
+    }
+    let objects: Vec<&crate::Emitted> = compiled.objects.iter().filter(|o| o.stdlib).collect();
+    let values: Vec<Value> = objects.iter().map(|o| o.value.to_json()).collect();
     let ctx = LowerContext::new(
-        compiled
-            .objects
+        objects
             .iter()
             .zip(&values)
             .map(|(o, v)| (o.ty.clone(), o.name.clone(), v.clone())),
     );
     // Identity -> the declaration that produced it, to report duplicates on both.
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for (object, value) in compiled.objects.iter().zip(&values) {
+    for (object, value) in objects.iter().zip(&values) {
         let input = LowerInput {
             ty: &object.ty,
             name: &object.name,

@@ -23,6 +23,8 @@ codes! {
     REFERENCE_CYCLE = "K0105", "reference-cycle", "Record fields refer to each other in a cycle.";
     RECURSION = "K0106", "recursion", "A function calls itself, directly or through others.";
     RECURSIVE_TYPE = "K0107", "recursive-type", "A type alias refers to itself.";
+    UNKNOWN_REFERENCE = "K0108", "unknown-reference", "A reference names an entry (a step, an output, a parameter) that is not there.";
+    NOT_A_REFERENCE = "K0109", "not-a-reference", "A reference is written as a string or an expression, or does not start at a field of an enclosing record.";
     // K02xx: types and records.
     TYPE_MISMATCH = "K0201", "type-mismatch", "A value has a different type than the one expected.";
     BAD_CALL = "K0202", "bad-call", "A call has the wrong arguments, or calls something that is not a function.";
@@ -47,6 +49,7 @@ codes! {
     // K07xx: manifests and upstream schemas.
     SCHEMA_VIOLATION = "K0701", "schema-violation", "A manifest does not match the upstream CRD or OpenAPI schema of its kind.";
     DUPLICATE_OBJECT = "K0702", "duplicate-object", "Two declarations produce the same Kubernetes object (kind, namespace, name).";
+    NOT_A_MANIFEST_TYPE = "K0703", "not-a-manifest-type", "`kiln build` is given an object of a project-defined type, which has no Kubernetes form.";
     INTERNAL = "K0901", "internal-error", "kiln itself failed; please report it.";
 }
 

@@ -168,8 +168,8 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    /// Evaluates every emit of the program; `(type, name, value, span)` of the output ones.
-    pub fn run(&mut self) -> R<Vec<(String, String, Value, Span)>> {
+    /// Evaluates every emit of the program; returns the output ones.
+    pub fn run(&mut self) -> R<Vec<crate::Emitted>> {
         let mut out = Vec::new();
         let mut outputs = 0u64;
         for emit in &self.prog.emits {
@@ -186,7 +186,13 @@ impl<'p> Evaluator<'p> {
             // One type and name may be emitted in two namespaces; the build stage checks object
             // identity (kind, namespace, name) and reports real duplicates as K0702.
             let value = self.output(&value, &mut outputs)?;
-            out.push((emit.ty.clone(), name, value, emit.span));
+            out.push(crate::Emitted {
+                ty: emit.ty.clone(),
+                stdlib: emit.stdlib,
+                name,
+                value,
+                span: emit.span,
+            });
         }
         Ok(out)
     }

@@ -223,6 +223,8 @@ pub struct FnIr {
 #[derive(Debug, Clone)]
 pub struct EmitIr {
     pub ty: String,
+    /// The type is declared in the standard library (see `Emitted::stdlib`).
+    pub stdlib: bool,
     pub name: Ir,
     pub value: Ir,
     pub span: Span,

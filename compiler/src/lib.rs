@@ -57,6 +57,9 @@ pub struct Options {
 pub struct Emitted {
     /// Fully qualified type name, e.g. `kubeflow.Notebook` (stdlib) or `main.Service` (user file).
     pub ty: String,
+    /// The type is declared in the standard library, so it lowers to manifests. Objects of user
+    /// types exist for `kiln eval` only (a user type named `Notebook` is not a Notebook).
+    pub stdlib: bool,
     pub name: String,
     pub value: Value,
     /// The declaration that produced it (for tracing outputs back to source).
@@ -151,17 +154,7 @@ fn check_and_eval(
     if !prior_errors && !diagnostics.iter().any(Diagnostic::is_error) {
         let mut evaluator = eval::Evaluator::new(&program, budget);
         match evaluator.run() {
-            Ok(emitted) => {
-                objects = emitted
-                    .into_iter()
-                    .map(|(ty, name, value, span)| Emitted {
-                        ty,
-                        name,
-                        value,
-                        span,
-                    })
-                    .collect();
-            }
+            Ok(emitted) => objects = emitted,
             Err(d) => diagnostics.push(*d),
         }
     }

@@ -347,3 +347,115 @@ fn several_errors_without_cascades() {
     let e = errors("let a: Int = \"x\"\nlet b = a + 1\nlet c = nope\nlet d: Bool = 3");
     assert_eq!(e.matches('\n').count() - e.matches("help:").count(), 3, "{e}");
 }
+
+/// A small typed pipeline for the reference tests: `STEPS` is replaced by the steps.
+fn pipeline(steps: &str) -> String {
+    format!(
+        r#"
+type Out = {{ kind: String = "Dataset" }}
+type In = {{ from?: Ref<Out> }}
+type Step = {{ inputs: Map<In> = {{}}, outputs: Map<Out> = {{}} }}
+type P = {{ params: Map<Out> = {{}}, steps: Map<Step> }}
+P "p" {{
+  steps = {{
+{steps}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn references_are_checked_paths_that_become_their_text() {
+    let src = pipeline(
+        "    b = { inputs = { x = { from = steps.a.outputs[\"my-data\"] } } }\n    a = { outputs = { \"my-data\" = {} } }",
+    );
+    // A reference is not evaluated, so naming a later step is fine and makes no cycle.
+    assert_eq!(
+        eval(&src)["p"]["steps"]["b"]["inputs"]["x"].to_string(),
+        r#"{"from":"steps.a.outputs.my-data"}"#
+    );
+    let e = errors(&pipeline(
+        "    a = { inputs = { x = { from = steps.b.outputs.o } }, outputs = { o = {} } }\n    b = { inputs = { x = { from = steps.a.outputs.o } }, outputs = { o = {} } }",
+    ));
+    assert!(
+        e.is_empty(),
+        "steps reading each other is a pipeline cycle, not a checker one: {e}"
+    );
+}
+
+#[test]
+fn reference_typos_are_compile_errors_with_did_you_mean() {
+    let e = errors(&pipeline(
+        "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = steps.perp.outputs.data } } }",
+    ));
+    assert!(
+        e.starts_with("K0108") && e.contains("`steps` has no entry `perp`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `prep`?"), "{e}");
+    let e = errors(&pipeline(
+        "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = steps.prep.outputs.dta } } }",
+    ));
+    assert!(
+        e.contains("`steps.prep.outputs` has no entry `dta`") && e.contains("`data`"),
+        "{e}"
+    );
+    let e = errors(&pipeline(
+        "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = steps.prep.output.data } } }",
+    ));
+    assert!(
+        e.starts_with("K0203") && e.contains("did you mean `outputs`?"),
+        "{e}"
+    );
+    // The path must end at the type the reference asks for.
+    let e = errors(&pipeline(
+        "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = steps.prep } } }",
+    ));
+    assert!(
+        e.starts_with("K0201") && e.contains("`steps.prep` is a Step record, not a Out record"),
+        "{e}"
+    );
+}
+
+#[test]
+fn references_are_names_not_strings_nor_lets() {
+    let e = errors(&pipeline(
+        "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = \"steps.prep.outputs.data\" } } }",
+    ));
+    assert!(
+        e.starts_with("K0109") && e.contains("write steps.prep.outputs.data without quotes"),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "let out = 1\n{}",
+        pipeline("    train = { inputs = { x = { from = out } } }")
+    ));
+    assert!(
+        e.starts_with("K0109") && e.contains("top-level definition"),
+        "{e}"
+    );
+    let e = errors(&pipeline("    train = { inputs = { x = { from = stepz.a } } }"));
+    assert!(
+        e.starts_with("K0101") && e.contains("did you mean `steps`?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn references_pass_through_functions_typed_ref() {
+    let src = format!(
+        "fn bind(r: Ref<Out>) -> In = {{ from = r }}\nfn plain(r: Out) -> In = {{ from = r }}\n{}",
+        pipeline("    a = { outputs = { o = {} } }\n    b = { inputs = { x = bind(steps.a.outputs.o) } }")
+    );
+    let e = errors(&src);
+    assert!(
+        e.starts_with("K0109") && e.contains("declare the parameter as Ref<Out>"),
+        "{e}"
+    );
+    let src = src.replace("fn plain(r: Out) -> In = { from = r }\n", "");
+    assert_eq!(
+        eval(&src)["p"]["steps"]["b"]["inputs"]["x"]["from"],
+        "steps.a.outputs.o"
+    );
+}

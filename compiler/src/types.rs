@@ -37,6 +37,10 @@ pub enum Ty {
     List(Rc<Ty>),
     /// String keys, values of one type; keeps insertion order.
     Map(Rc<Ty>),
+    /// A typed name of another field (`steps.prep.outputs.data`), checked statically and
+    /// represented at run time by its dotted path, which lowering resolves (see
+    /// `check::reference`).
+    Ref(Rc<Ty>),
     Record(Rc<RecordTy>),
     /// A union of literals: `"pytorch" | "tensorflow"`.
     Enum(Rc<EnumTy>),
@@ -191,6 +195,10 @@ impl Ty {
             Ty::Duration => "a Duration".into(),
             Ty::Percent => "a Percent".into(),
             Ty::List(_) | Ty::Map(_) => format!("a {self}"),
+            Ty::Ref(t) => match &**t {
+                Ty::Any => "a reference".into(),
+                t => format!("a reference to {}", t.describe()),
+            },
             Ty::Record(r) => match &r.name {
                 Some(n) => format!("a {} record", n.name),
                 None => format!("the record {self}"),
@@ -240,6 +248,7 @@ impl fmt::Display for Ty {
             Ty::Percent => write!(f, "Percent"),
             Ty::List(t) => write!(f, "List<{t}>"),
             Ty::Map(t) => write!(f, "Map<{t}>"),
+            Ty::Ref(t) => write!(f, "Ref<{t}>"),
             Ty::Record(r) => match &r.name {
                 Some(n) => write!(f, "{}", n.name),
                 None => {

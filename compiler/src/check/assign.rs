@@ -53,6 +53,7 @@ pub(super) fn compat(found: &Ty, expected: &Ty) -> Compat {
             None => Some(None),
             Some(c) => Some(Some(Conv::Map(Rc::new(c)))),
         },
+        (Ref(a), Ref(b)) => matches!(compat(a, b), Some(None)).then_some(None),
         (Record(a), Record(b)) => record_compat(a, b),
         (Record(a), Map(t)) if a.name.is_none() && !a.open => a
             .fields

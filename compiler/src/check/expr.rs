@@ -51,6 +51,9 @@ impl<'a> Checker<'a> {
             return (Ty::Refined(r.clone()), apply(ir, Conv::Check(r.clone()), e.span));
         }
         let expected = expected.filter(|t| !matches!(t, Ty::Error | Ty::Any));
+        if let Some(Ty::Ref(target)) = expected {
+            return self.reference(e, target);
+        }
         match &e.kind {
             ExprKind::Int(n) => self.int_literal(*n, e.span, expected),
             ExprKind::Float(f) => self.float_literal(*f, e.span, expected),

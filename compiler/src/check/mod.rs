@@ -11,11 +11,13 @@
 //! with everything, so one mistake yields one diagnostic.
 //!
 //! Submodules: [`tyexpr`] (type expressions), [`assign`] (compatibility and coercions),
-//! [`expr`] (expressions), [`record`] (record literals, constructs and `with`).
+//! [`expr`] (expressions), [`record`] (record literals, constructs and `with`), [`reference`]
+//! (typed references between fields).
 
 mod assign;
 mod expr;
 mod record;
+mod reference;
 mod tyexpr;
 
 use std::collections::HashMap;
@@ -121,7 +123,7 @@ const BUILTINS: &[&str] = &["len", "range", "keys", "values", "join", "str"];
 /// The built-in type names.
 const BUILTIN_TYPES: &[&str] = &[
     "Int", "Float", "Bool", "String", "Cpu", "Memory", "Quantity", "Duration", "Percent", "List", "Map",
-    "Any",
+    "Ref", "Any",
 ];
 
 pub struct Checker<'a> {
@@ -292,6 +294,8 @@ impl<'a> Checker<'a> {
     fn emit(&mut self, path: &'a ast::Path, name: &'a Expr, value: &'a Expr, span: Span, output: bool) {
         let (_, name_ir) = self.check(name, Some(&Ty::String));
         let ty = self.type_path(path, None);
+        // Only stdlib types lower to manifests; a user type is never dispatched on its name.
+        let stdlib = matches!(&ty, Some(expr::Named::Ty(Ty::Record(r))) if r.decl.is_none());
         let (qualified, ty) = match &ty {
             Some(expr::Named::Ty(Ty::Record(r))) => match &r.name {
                 Some(n) => (format!("{}.{}", n.module, n.name), Ty::Record(r.clone())),
@@ -326,6 +330,7 @@ impl<'a> Checker<'a> {
         // stage checks the identity of the objects they produce (K0702).
         self.prog.emits.push(EmitIr {
             ty: qualified,
+            stdlib,
             name: name_ir,
             value: value_ir,
             span,

@@ -81,7 +81,7 @@ impl<'a> Checker<'a> {
                 "Duration" => Some(Ty::Duration),
                 "Percent" => Some(Ty::Percent),
                 "Any" => Some(Ty::Any),
-                "List" | "Map" => {
+                "List" | "Map" | "Ref" => {
                     if args.len() != 1 {
                         self.invalid_type(
                             path.span,
@@ -91,10 +91,10 @@ impl<'a> Checker<'a> {
                         return Ty::Error;
                     }
                     let inner = Rc::new(self.resolve_type(&args[0], None));
-                    return if n == "List" {
-                        Ty::List(inner)
-                    } else {
-                        Ty::Map(inner)
+                    return match n {
+                        "List" => Ty::List(inner),
+                        "Map" => Ty::Map(inner),
+                        _ => Ty::Ref(inner),
                     };
                 }
                 _ => None,
@@ -109,7 +109,11 @@ impl<'a> Checker<'a> {
             }
         }
         if !args.is_empty() {
-            self.invalid_type(path.span, "only `List` and `Map` take type arguments", None);
+            self.invalid_type(
+                path.span,
+                "only `List`, `Map` and `Ref` take type arguments",
+                None,
+            );
         }
         match self.type_path(path, None) {
             Some(Named::Ty(t)) => t,

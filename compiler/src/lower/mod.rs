@@ -30,8 +30,8 @@ use serde_json::{Map, Value, json};
 
 /// One emitted object to lower.
 pub struct LowerInput<'a> {
-    /// The emitted type, e.g. `kubeflow.Notebook` or `notebook.Notebook`; dispatch uses the last
-    /// segment.
+    /// The emitted stdlib type, e.g. `kubeflow.Notebook` or `notebook.Notebook`; dispatch uses
+    /// the last segment (build never passes a project-defined type, see `Emitted::stdlib`).
     pub ty: &'a str,
     /// The emitted name (`kf.Notebook "churn-dev"`).
     pub name: &'a str,
@@ -137,7 +137,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
                     codes::INVALID_LOWERING_INPUT,
                     "",
                     format!(
-                        "kiln does not know how to lower a `{other}` (emitted as `{}`)",
+                        "a `{other}` is part of an object, not an object (emitted as `{}`)",
                         input.name
                     ),
                 )

@@ -73,7 +73,7 @@ impl<'a> Argo<'a> {
                             step.ptr.clone(),
                             format!("step `{}` reads `{}` in its command; Argo templates only see their own inputs", step.name, super::model::ref_text(&r)),
                         )
-                        .with_help("bind it as an input (`inputs = { x = { from = \"...\" } }`) and write `$(inputs.x)`"),
+                        .with_help("bind it as an input (`inputs = { x = { from = steps.STEP.outputs.NAME } }`) and write `$(inputs.x)`"),
                     );
                 }
             }

@@ -459,9 +459,7 @@ impl Reader {
                     pointer,
                     format!("`{s}` is not a pipeline reference"),
                 )
-                .with_help(
-                    "write `params.NAME`, `steps.STEP.outputs.NAME`, `item`, `item.KEY` or `inputs.NAME`",
-                ),
+                .with_help("write `params.NAME`, `steps.STEP.outputs.NAME` or `inputs.NAME`"),
             );
         }
         r
@@ -469,7 +467,20 @@ impl Reader {
 
     fn input(&mut self, name: &str, v: &Value, pointer: &str) -> Input {
         let declared = self.io_type(v, "kind", pointer);
+        let item = str_of(v, "item_key").map(|k| Ref::Item(Some(k.into())));
+        let item = item.or_else(|| (v.get("item") == Some(&Value::Bool(true))).then_some(Ref::Item(None)));
         let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
+        if from.is_some() && item.is_some() {
+            self.errs.push(
+                LowerError::new(
+                    codes::INVALID_STEP,
+                    pointer,
+                    "an input takes `from` or `item`, not both",
+                )
+                .with_help("keep the one that says where the value comes from"),
+            );
+        }
+        let from = from.or(item);
         Input {
             name: name.into(),
             ptr: pointer.into(),
@@ -1051,7 +1062,15 @@ impl Pipeline {
                                             step.name,
                                             et.kiln(),
                                             ref_text(&rf),
-                                            if gt.is_artifact() { "an" } else { "a" },
+                                            // "an HTML artifact", "an Int parameter", "a Dataset artifact"
+                                            if matches!(
+                                                gt.kiln().chars().next(),
+                                                Some('A' | 'E' | 'I' | 'O' | 'U' | 'H')
+                                            ) {
+                                                "an"
+                                            } else {
+                                                "a"
+                                            },
                                             if gt.is_artifact() {
                                                 format!("{} artifact", gt.kiln())
                                             } else {
