@@ -58,7 +58,7 @@ def part(i, kind):
     train = {{
       image = "ghcr.io/acme/train:1"
       command = ["python", "train.py"]
-      inputs = {{ data = {{ kind = "Dataset", from = "steps.prep.outputs.data" }} }}
+      inputs = {{ data = {{ kind = "Dataset", from = steps.prep.outputs.data }} }}
     }}
   }}
 }}
@@ -84,7 +84,7 @@ def chain(path, n):
             f.write(f"    s{i} = {{\n      image = \"ghcr.io/acme/step:1\"\n      command = [\"python\", \"step.py\"]\n")
             f.write("      outputs = { out_data = { kind = \"Dataset\" } }\n")
             if i > 0:
-                f.write(f"      inputs = {{ in_data = {{ kind = \"Dataset\", from = \"steps.s{i - 1}.outputs.out_data\" }} }}\n")
+                f.write(f"      inputs = {{ in_data = {{ kind = \"Dataset\", from = steps.s{i - 1}.outputs.out_data }} }}\n")
             f.write("    }\n")
         f.write("  }\n}\n")
 

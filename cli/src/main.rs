@@ -18,6 +18,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use kiln_compiler::manifest::canonical;
 use kiln_compiler::render::{self, HumanStyle};
+
+/// See cli/Cargo.toml: compiling is allocation-bound.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kiln_compiler::{Compiled, Options};
 use kiln_lang::Diagnostic;
 
