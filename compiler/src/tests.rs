@@ -459,3 +459,31 @@ fn references_pass_through_functions_typed_ref() {
         "steps.a.outputs.o"
     );
 }
+
+#[test]
+fn references_resolve_in_the_innermost_record_that_has_the_path() {
+    let src = |after: &str| {
+        format!(
+            "type S = {{ after: List<Ref<Any>> = [] }}\ntype T = {{ steps: Map<S> = {{}} }}\n\
+             type P = {{ steps: Map<S> = {{}}, templates: Map<T> = {{}} }}\n\
+             P \"p\" {{\n  steps = {{ outer = {{}} }}\n  templates = {{ t = {{ steps = {{ inner = {{}}, y = {{ after = [{after}] }} }} }} }}\n}}\n"
+        )
+    };
+    // A template's steps name each other, although the pipeline has a `steps` field too.
+    assert_eq!(
+        eval(&src("steps.inner"))["p"]["templates"]["t"]["steps"]["y"]["after"],
+        serde_json::json!(["steps.inner"])
+    );
+    // When no enclosing record has the path, the innermost one's names are suggested.
+    let e = errors(&src("steps.iner"));
+    assert!(
+        e.starts_with("K0108") && e.contains("did you mean `inner`?"),
+        "{e}"
+    );
+    // The field being defined is not a reference to itself.
+    let e = errors("fn f(group: String) -> { group?: Ref<Any> } = { group = group }");
+    assert!(
+        e.starts_with("K0109") && e.contains("declare the parameter as Ref<Any>"),
+        "{e}"
+    );
+}

@@ -98,16 +98,45 @@ impl<'a> Checker<'a> {
             self.not_a_reference(e, target);
             return (Ty::Error, unset());
         };
-        let root = &path[0];
-        let Some((mut written, mut ty)) = self.reference_root(root, &path, target) else {
+        let Some(roots) = self.reference_roots(&path, target) else {
             return (Ty::Error, unset());
         };
-        if let Ty::Ref(_) = ty.base() {
-            // A reference passed on (a function's `Ref` parameter): already checked where it was
-            // written.
+        if let [(None, ty)] = roots.as_slice()
+            && let Ty::Ref(_) = ty.base()
+        {
+            // A reference passed on (a function's `Ref` parameter): checked where it was written.
             let (found, ir) = self.check(e, None);
             return self.coerce(found, &ref_ty, ir, e.span);
         }
+        // Records nest (a template's steps inside a pipeline's), so a name may be a field of
+        // several enclosing records: the innermost one the whole path resolves in wins, and when
+        // none does, the innermost one's error is reported.
+        let mark = self.diags.len();
+        let mut first_errors = None;
+        for (written, ty) in roots {
+            if self.follow(&path, written, ty, target, e.span) {
+                self.diags.truncate(mark);
+                let text: Vec<&str> = path.iter().map(|s| s.name).collect();
+                return (ref_ty, Ir::Lit(RVal::Str(text.join(".").into())));
+            }
+            let errors = self.diags.split_off(mark);
+            first_errors.get_or_insert(errors);
+        }
+        self.diags.extend(first_errors.unwrap_or_default());
+        (Ty::Error, unset())
+    }
+
+    /// Follows `path` from one root (its written value and type); reports and returns false when
+    /// a name is missing or the end is not a `target`.
+    fn follow(
+        &mut self,
+        path: &[Segment<'_>],
+        root: Option<&'a Expr>,
+        ty: Ty,
+        target: &Ty,
+        span: Span,
+    ) -> bool {
+        let (mut written, mut ty) = (root, ty);
         for (i, seg) in path.iter().enumerate().skip(1) {
             let (next_ty, known) = match ty.base() {
                 Ty::Record(r) => match r.fields.get(seg.name) {
@@ -116,7 +145,7 @@ impl<'a> Checker<'a> {
                     None => {
                         let r = r.clone();
                         self.unknown_field(&r, seg.name, seg.span, &ty);
-                        return (Ty::Error, unset());
+                        return false;
                     }
                 },
                 Ty::Map(v) => ((**v).clone(), false),
@@ -124,7 +153,7 @@ impl<'a> Checker<'a> {
                 other => {
                     let message = format!("{} has no field `{}`", other.describe(), seg.name);
                     self.error(codes::TYPE_MISMATCH, message, seg.span, "no such field");
-                    return (Ty::Error, unset());
+                    return false;
                 }
             };
             let entries = written.map(written_entries).unwrap_or_default();
@@ -140,7 +169,7 @@ impl<'a> Checker<'a> {
                     .collect();
                 let of: Vec<&str> = path[..i].iter().map(|s| s.name).collect();
                 self.unknown_entry(seg, &of.join("."), &keys);
-                return (Ty::Error, unset());
+                return false;
             }
             written = entry.map(|en| &en.value);
             ty = next_ty;
@@ -156,39 +185,34 @@ impl<'a> Checker<'a> {
                         ty.describe(),
                         target.describe()
                     ),
-                    e.span,
+                    span,
                     format!("expected a reference to {}", target.describe()),
                 )
                 .with_help("name a field of the expected type"),
             );
-            return (Ty::Error, unset());
+            return false;
         }
-        let text: Vec<&str> = path.iter().map(|s| s.name).collect();
-        (ref_ty, Ir::Lit(RVal::Str(text.join(".").into())))
+        true
     }
 
-    /// Resolves the first name of a reference: a field of an enclosing record literal, or a
-    /// local holding a reference. Returns the root's written value (if any) and its type.
-    fn reference_root(
-        &mut self,
-        root: &Segment<'a>,
-        path: &[Segment<'a>],
-        target: &Ty,
-    ) -> Option<(Option<&'a Expr>, Ty)> {
-        // Like `lookup`: the field being defined is not in scope in its own value, except as the
-        // last resort, so `steps.prep` inside `steps = { .. }` names that literal's `prep`.
-        let mut own = None;
+    /// The roots the first name of a reference may start at, innermost first: fields of
+    /// enclosing record literals (the field being defined included: `steps.prep` inside
+    /// `steps = { .. }` names that literal's `prep`), or one local holding a reference. `None`
+    /// when there is none (reported).
+    fn reference_roots(&mut self, path: &[Segment<'a>], target: &Ty) -> Option<Vec<(Option<&'a Expr>, Ty)>> {
+        let root = &path[0];
+        let mut roots = Vec::new();
         for local in self.locals.iter().rev() {
             if local.name != root.name {
                 continue;
             }
             match local.field {
-                Some((f, e)) if self.frames[f].current == Some(e) => {
-                    own.get_or_insert((f, e));
-                }
-                Some((f, e)) => return Some(self.field_root(f, e)),
+                // The field being defined, as a whole, is its own value: not a reference.
+                Some((f, e)) if path.len() == 1 && self.frames[f].current == Some(e) => {}
+                Some((f, e)) => roots.push(self.field_root(f, e)),
+                None if !roots.is_empty() => break,
                 None if matches!(local.ty.base(), Ty::Ref(_)) && path.len() == 1 => {
-                    return Some((None, local.ty.clone()));
+                    return Some(vec![(None, local.ty.clone())]);
                 }
                 None => {
                     let message = format!(
@@ -208,8 +232,8 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if let Some((f, e)) = own {
-            return Some(self.field_root(f, e));
+        if !roots.is_empty() {
+            return Some(roots);
         }
         let ident = ast::Ident {
             name: root.name.to_string(),

@@ -561,7 +561,7 @@ impl Reader {
                 .and_then(Value::as_object)
                 .is_some_and(|m| !m.is_empty());
         let run = match kinds.as_slice() {
-            [(_, Run::Template(_))] => Run::Template(norm(str_of(v, "template").unwrap_or(""))),
+            [(_, Run::Template(_))] => Run::Template(name_of(str_of(v, "template").unwrap_or(""))),
             [(_, r)] => r.clone(),
             [] if has_steps => Run::Container,
             [] => {
@@ -648,7 +648,7 @@ impl Reader {
                 deps: Vec::new(),
                 exit_task: false,
             });
-            parents.push(str_of(&gv, "group").map(|g| (norm(g), ptr(&p, "group"))));
+            parents.push(str_of(&gv, "group").map(|g| (name_of(g), ptr(&p, "group"))));
         }
         let sptr = ptr(pointer, "steps");
         let mut step_nodes = Vec::new();
@@ -670,7 +670,7 @@ impl Reader {
                 deps: Vec::new(),
                 exit_task: false,
             });
-            parents.push(str_of(&sv, "group").map(|g| (norm(g), ptr(&p, "group"))));
+            parents.push(str_of(&sv, "group").map(|g| (name_of(g), ptr(&p, "group"))));
         }
         // Names must be unique after `_` -> `-`.
         for i in 0..dag.nodes.len() {
@@ -768,13 +768,23 @@ impl Reader {
     }
 }
 
+/// The step, group or template a typed reference names (`steps.prep`, `groups.loop`,
+/// `templates.echo`: the checker verified the path), as written in the output.
+fn name_of(reference: &str) -> String {
+    let name = ["steps.", "groups.", "templates."]
+        .iter()
+        .find_map(|p| reference.strip_prefix(p))
+        .unwrap_or(reference);
+    norm(name)
+}
+
 fn after_of(v: &Value, pointer: &str) -> Vec<(String, String)> {
     v.get("after")
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
                 .enumerate()
-                .filter_map(|(i, x)| x.as_str().map(|s| (norm(s), format!("{pointer}/after/{i}"))))
+                .filter_map(|(i, x)| x.as_str().map(|s| (name_of(s), format!("{pointer}/after/{i}"))))
                 .collect()
         })
         .unwrap_or_default()
