@@ -3,8 +3,10 @@
 //! so a broken spec can never prune anything.
 //!
 //! The cluster comes from `--kubeconfig`/`--context`, else `KUBECONFIG` / `~/.kube/config` /
-//! in-cluster configuration (kube's `Config::infer`). The tokio runtime is created here, only
-//! for these commands.
+//! in-cluster configuration (as kube's `Config::infer`). No request waits longer than
+//! `--request-timeout` for the server. Every failure is one `error:` paragraph that starts with
+//! the object it concerns, or with the cluster for failures of the run as a whole. The tokio
+//! runtime is created here, only for these commands.
 //!
 //! The ApplySet (kiln's inventory of what it manages) is `--applyset NAME`, by default the name
 //! of the project directory: the first path if it is a directory, else the directory holding
@@ -18,8 +20,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use kiln_reconciler::{ApplySetRef, Cluster, Manifest, Options, output};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kiln_reconciler::{ApplySetRef, Cluster, Manifest, Options, ReconcileError, output};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
 use crate::{DiagnosticFormat, EXIT_DIAGNOSTICS, SchemaSources};
@@ -28,6 +30,8 @@ use crate::{DiagnosticFormat, EXIT_DIAGNOSTICS, SchemaSources};
 const EXIT_CHANGES: u8 = 2;
 /// How long `--wait` waits without `--timeout`.
 const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+/// The longest wait for a connection (kube's own default), shortened by `--request-timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Arguments shared by `kiln plan` and `kiln apply`.
 #[derive(Args)]
@@ -55,6 +59,10 @@ pub struct Target {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
+    /// Give up on an API request after this long without an answer from the server (while
+    /// connecting, or waiting for the response), e.g. 30s, 2m.
+    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    pub request_timeout: Duration,
 }
 
 /// Flags only `kiln apply` has.
@@ -162,13 +170,36 @@ async fn execute(
     desired: &[Manifest],
     opts: &Options,
 ) -> Result<ExitCode, String> {
-    let client = client(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+    let mut config = config(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+    // kube sets no read timeout, so a server that accepts connections but never answers would
+    // hang kiln for good. kiln never watches (it polls), so a silent server is always a failure;
+    // the API server itself ends ordinary requests after 60s.
+    config.connect_timeout = Some(target.request_timeout.min(CONNECT_TIMEOUT));
+    config.read_timeout = Some(target.request_timeout);
+    config.write_timeout = Some(target.request_timeout);
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let plugin = config
+        .auth_info
+        .exec
+        .as_ref()
+        .and_then(|exec| exec.command.clone());
+    let client = Client::try_from(config).map_err(|e| match (&e, plugin) {
+        // kube runs the plugin here, before any request: say which program failed.
+        (kube::Error::Auth(cause), Some(command)) => format!(
+            "cluster {server}: the kubeconfig's credential plugin `{command}` failed ({cause}). Check that it is installed and on PATH, and log in again."
+        ),
+        _ => format!("cluster {server}: cannot create a Kubernetes client: {e}."),
+    })?;
     let mut cluster = Cluster::new(client);
     let planned = kiln_reconciler::plan_cluster(&mut cluster, desired, opts)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e, &server))?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if flags.dry_run {
+        // A blocked change fails the plan (exit 1), so its reason goes to stderr as well.
+        for e in planned.plan.changes.iter().filter_map(|c| c.error.as_ref()) {
+            eprintln!("error: {}", describe(e, &server));
+        }
         match target.output {
             PlanOutput::Text => print!("{}", output::render_text(&planned.plan, color)),
             PlanOutput::Json => println!("{}", output::render_json(&planned.plan)),
@@ -185,7 +216,7 @@ async fn execute(
     }
     let report = kiln_reconciler::apply_plan(&mut cluster, desired, planned, opts)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e, &server))?;
     match target.output {
         PlanOutput::Text => println!(
             "Applied {} object(s), pruned {}, {} error(s).",
@@ -199,7 +230,7 @@ async fn execute(
         ),
     }
     for e in &report.errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", describe(e, &server));
     }
     Ok(if report.success() {
         ExitCode::SUCCESS
@@ -208,30 +239,81 @@ async fn execute(
     })
 }
 
-/// A client from `--kubeconfig`/`--context`, else the usual inference.
-async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Client, String> {
+/// The configuration from `--kubeconfig`/`--context`, else `KUBECONFIG` (a list of files,
+/// merged as kubectl does) or `~/.kube/config`, else (with neither flag, like kube's
+/// `Config::infer`) the in-cluster configuration. Every error is one sentence naming the file
+/// or context at fault.
+async fn config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Config, String> {
+    let (loaded, source) = match kubeconfig {
+        Some(path) => (Kubeconfig::read_from(path), path.display().to_string()),
+        None => (
+            Kubeconfig::read(),
+            match std::env::var("KUBECONFIG") {
+                Ok(list) if !list.is_empty() => format!("KUBECONFIG={list}"),
+                _ => "~/.kube/config".to_string(),
+            },
+        ),
+    };
+    let from_file = match loaded {
+        Ok(kc) => with_context(kc, context, &source).await,
+        Err(KubeconfigError::ReadConfig(e, path)) => {
+            Err(format!("cannot read the kubeconfig {}: {e}", path.display()))
+        }
+        // A YAML error comes with a multi-line snippet; its first line says where and what.
+        Err(e) => Err(format!("cannot load the kubeconfig {source}: {}", first_line(&e))),
+    };
+    match from_file {
+        Ok(config) => Ok(config),
+        Err(why) if kubeconfig.is_none() && context.is_none() => Config::incluster().map_err(|in_cluster| {
+            format!(
+                "no cluster configured: {why}, and kiln is not running inside a cluster ({in_cluster}). Pass --kubeconfig FILE or set KUBECONFIG."
+            )
+        }),
+        Err(why) => Err(format!("{why}.")),
+    }
+}
+
+/// The configuration of `context` (default: the current one) of a loaded kubeconfig. A
+/// context it does not define is named together with the ones it does.
+async fn with_context(kc: Kubeconfig, context: Option<&str>, source: &str) -> Result<Config, String> {
+    if let Some(name) = context
+        && !kc.contexts.iter().any(|c| c.name == name)
+    {
+        let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(format!(
+            "the kubeconfig {source} has no context `{name}` (it has: {}); pass one of those to --context",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..KubeConfigOptions::default()
     };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
-            Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| format!("the kubeconfig {} is not usable: {e}", path.display()))?
-        }
-        None if context.is_some() => Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| format!("cannot load the kubeconfig (KUBECONFIG or ~/.kube/config): {e}"))?,
-        None => Config::infer().await.map_err(|e| {
-            format!(
-                "no cluster configured: {e}. Pass --kubeconfig FILE, set KUBECONFIG, or run inside a cluster"
-            )
-        })?,
-    };
-    Client::try_from(config).map_err(|e| format!("cannot create a Kubernetes client: {e}"))
+    Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| match e {
+            KubeconfigError::CurrentContextNotSet => {
+                format!("the kubeconfig {source} sets no current-context; pass --context NAME")
+            }
+            e => format!("the kubeconfig {source} is not usable: {}", first_line(&e)),
+        })
+}
+
+fn first_line(e: &KubeconfigError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// One failure as one paragraph. Failures about an object start with the object; failures of
+/// the run as a whole (discovery, credentials) start with the API server they concern.
+fn describe(e: &ReconcileError, server: &str) -> String {
+    match e.object {
+        Some(_) => e.to_string(),
+        None => format!("cluster {server}: {e}"),
+    }
 }
 
 /// The default ApplySet name (see the module doc).

@@ -72,13 +72,9 @@ impl Run<'_> {
 
 #[tokio::test]
 async fn plan_apply_update_broken_spec_and_prune() {
-    let Some(tc) = kiln_testsupport::cluster().await else {
+    let Some((tc, ns)) = common::cluster_and_namespace("cli-apply", true).await else {
         return;
     };
-    kiln_testsupport::install_crds(tc.client())
-        .await
-        .expect("CRDs installed");
-    let ns = tc.namespace("cli-apply").await.expect("test namespace");
     let dir = scratch(&format!("apply-{ns}"));
     let run = Run {
         dir: &dir,
@@ -168,22 +164,4 @@ async fn plan_apply_update_broken_spec_and_prune() {
     notebooks.get("dev").await.expect("Notebook kept");
     let plan = run.kiln("plan", &["--detailed-exitcode", "--prune"]);
     assert_eq!(plan.code, 0, "converged:\n{}", plan.stdout);
-}
-
-#[test]
-fn an_unreachable_cluster_is_one_paragraph_and_exit_1() {
-    let dir = scratch("apply-unreachable");
-    std::fs::write(dir.join("main.kiln"), project("team", "on", true, "1")).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\n\
-         users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
-    )
-    .unwrap();
-    let out = kiln_in(&dir, &["plan", ".", "--kubeconfig", kubeconfig.to_str().unwrap()]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    let text = out.stderr.trim();
-    assert!(text.starts_with("error: "), "{text}");
-    assert!(!text.contains("\n\n"), "one paragraph: {text}");
 }

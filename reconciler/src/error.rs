@@ -62,7 +62,13 @@ impl Cause {
     pub fn from_failure(f: &ApiFailure) -> Cause {
         let detail = f.message.clone();
         let lower = f.message.to_ascii_lowercase();
-        if lower.contains("admission webhook") || lower.contains("denied the request") {
+        // Webhooks say "admission webhook .. denied the request"; ValidatingAdmissionPolicies
+        // say "ValidatingAdmissionPolicy '..' [with binding '..'] denied request", with code 422
+        // (reason Invalid) or whatever reason the policy sets, so the text decides, not the code.
+        if lower.contains("admission webhook")
+            || lower.contains("denied the request")
+            || (lower.contains("admissionpolicy '") && lower.contains("denied request"))
+        {
             return Cause::WebhookDenied { detail };
         }
         match f.code {
@@ -98,8 +104,12 @@ impl Cause {
             kube::Error::Auth(a) => Cause::Unauthorized {
                 detail: a.to_string(),
             },
-            kube::Error::HyperError(_) | kube::Error::Service(_) => Cause::Unreachable {
-                detail: error_chain(e),
+            // The transport's own chain, without kube's `HyperError:`/`ServiceError:` prefix.
+            kube::Error::HyperError(inner) => Cause::Unreachable {
+                detail: error_chain(inner),
+            },
+            kube::Error::Service(inner) => Cause::Unreachable {
+                detail: error_chain(inner.as_ref()),
             },
             kube::Error::Discovery(d) => Cause::KindNotServed {
                 detail: d.to_string(),
@@ -235,9 +245,12 @@ impl ReconcileError {
 
 impl fmt::Display for ReconcileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Details quoted from the server or an object's status often end a sentence already.
+        let explained = self.cause.explain();
+        let cause = explained.trim_end_matches('.');
         match &self.object {
-            Some(id) => write!(f, "{id}: {} failed: {}.", self.operation, self.cause.explain()),
-            None => write!(f, "{} failed: {}.", self.operation, self.cause.explain()),
+            Some(id) => write!(f, "{id}: {} failed: {cause}.", self.operation),
+            None => write!(f, "{} failed: {cause}.", self.operation),
         }
     }
 }
@@ -293,6 +306,13 @@ mod tests {
         assert!(text.contains("\"kubectl-edit\" owns .data.key"), "{text}");
         assert!(text.contains("--force-conflicts"), "{text}");
         assert!(!text.contains('\n'), "one paragraph: {text}");
+        let quoted = ReconcileError::run(
+            "wait",
+            Cause::Other {
+                detail: "the job failed.".into(),
+            },
+        );
+        assert_eq!(quoted.to_string(), "wait failed: the job failed.");
     }
 
     #[test]
@@ -317,6 +337,16 @@ mod tests {
             )),
             Cause::WebhookDenied { .. }
         ));
+        for (code, reason) in [(422, "Invalid"), (403, "Forbidden")] {
+            assert!(matches!(
+                Cause::from_failure(&failure(
+                    code,
+                    reason,
+                    "configmaps \"c\" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: no"
+                )),
+                Cause::WebhookDenied { .. }
+            ));
+        }
         assert!(matches!(
             Cause::from_failure(&failure(
                 422,

@@ -17,18 +17,47 @@ pub fn kiln(args: &[&str]) -> Output {
 }
 
 pub fn kiln_in(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    kiln_env(dir, args, &[])
+}
+
+/// Runs `kiln` in `dir` with extra environment variables (e.g. `KUBECONFIG`); an empty value
+/// removes the variable.
+pub fn kiln_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .output()
-        .expect("run kiln");
+        .env("COLUMNS", "100");
+    for (name, value) in vars {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
+    let output = command.output().expect("run kiln");
     Output {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// The shared test cluster (kiln-testsupport) and a fresh namespace `kiln-<prefix>-...`, with
+/// the upstream CRDs installed when `crds`; `None` when cluster tests are skipped here.
+pub async fn cluster_and_namespace(
+    prefix: &str,
+    crds: bool,
+) -> Option<(kiln_testsupport::TestCluster, String)> {
+    let tc = kiln_testsupport::cluster().await?;
+    if crds {
+        kiln_testsupport::install_crds(tc.client())
+            .await
+            .expect("CRDs installed");
+    }
+    let ns = tc.namespace(prefix).await.expect("test namespace");
+    Some((tc, ns))
 }
 
 pub fn repo_root() -> PathBuf {
