@@ -335,7 +335,9 @@ impl<'s> Lexer<'s> {
             newline_before: self.newline_before,
         });
         self.newline_before = false;
-        self.token_on_line = true;
+        // Separators alone do not make a `##` after them trailing: the formatter drops a
+        // leading `,` and would otherwise turn such a comment into a doc comment.
+        self.token_on_line |= !matches!(kind, TokenKind::Comma | TokenKind::Semi);
     }
 
     fn run(&mut self) {
