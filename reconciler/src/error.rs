@@ -98,8 +98,10 @@ impl Cause {
             kube::Error::Auth(a) => Cause::Unauthorized {
                 detail: a.to_string(),
             },
+            // The chain without kube's own "ServiceError: " prefix: from hyper's words down to
+            // the OS error ("... tcp connect error: Connection refused (os error 111)").
             kube::Error::HyperError(_) | kube::Error::Service(_) => Cause::Unreachable {
-                detail: error_chain(e),
+                detail: error_chain(std::error::Error::source(e).unwrap_or(e)),
             },
             kube::Error::Discovery(d) => Cause::KindNotServed {
                 detail: d.to_string(),
@@ -110,10 +112,16 @@ impl Cause {
         }
     }
 
+    /// Whether this failure ends the run: every further request would fail the same way
+    /// (the cluster is unreachable or the credentials were rejected).
+    pub fn ends_run(&self) -> bool {
+        matches!(self, Cause::Unreachable { .. } | Cause::Unauthorized { .. })
+    }
+
     fn explain(&self) -> String {
         match self {
             Cause::Unreachable { detail } => format!(
-                "the Kubernetes API server could not be reached ({detail}). Check that the cluster is running and that the kubeconfig/context points at it; nothing was changed by this request, and re-running converges"
+                "the Kubernetes API server could not be reached ({detail}). Check that the cluster is running and that the kubeconfig/context points at it; re-running converges"
             ),
             Cause::Unauthorized { detail } => format!(
                 "the API server rejected kiln's credentials (401 Unauthorized: {detail}). The token or client certificate is missing or expired; log in again or refresh the kubeconfig"
@@ -202,6 +210,37 @@ pub struct ReconcileError {
     pub operation: String,
     #[serde(flatten)]
     pub cause: Cause,
+    /// How many more objects were not applied for the same run-ending cause (folded into this
+    /// error by [`fold_run_ending`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Folds the failures with the run-ending cause of the first one ([`Cause::ends_run`]) into
+/// that first one, which counts them together with the `not_sent` objects; other failures stay
+/// as they are. An API server lost mid-apply is then one paragraph, not one per object.
+pub fn fold_run_ending(errors: Vec<ReconcileError>, not_sent: usize) -> Vec<ReconcileError> {
+    let mut out: Vec<ReconcileError> = Vec::with_capacity(errors.len());
+    let mut first: Option<usize> = None;
+    let mut more = not_sent;
+    for e in errors {
+        match first {
+            Some(i) if std::mem::discriminant(&e.cause) == std::mem::discriminant(&out[i].cause) => more += 1,
+            None if e.cause.ends_run() => {
+                first = Some(out.len());
+                out.push(e);
+            }
+            _ => out.push(e),
+        }
+    }
+    if let Some(i) = first {
+        out[i].more += more;
+    }
+    out
 }
 
 impl ReconcileError {
@@ -211,6 +250,7 @@ impl ReconcileError {
             object: Some(Box::new(id.clone())),
             operation: operation.into(),
             cause,
+            more: 0,
         }
     }
 
@@ -220,6 +260,7 @@ impl ReconcileError {
             object: None,
             operation: operation.into(),
             cause,
+            more: 0,
         }
     }
 
@@ -229,6 +270,7 @@ impl ReconcileError {
             object: id.cloned().map(Box::new),
             operation: operation.into(),
             cause: Cause::from_kube(e),
+            more: 0,
         }
     }
 }
@@ -236,8 +278,13 @@ impl ReconcileError {
 impl fmt::Display for ReconcileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.object {
-            Some(id) => write!(f, "{id}: {} failed: {}.", self.operation, self.cause.explain()),
-            None => write!(f, "{} failed: {}.", self.operation, self.cause.explain()),
+            Some(id) => write!(f, "{id}: {} failed: {}.", self.operation, self.cause.explain())?,
+            None => write!(f, "{} failed: {}.", self.operation, self.cause.explain())?,
+        }
+        match self.more {
+            0 => Ok(()),
+            1 => write!(f, " 1 more object was not applied for the same reason."),
+            n => write!(f, " {n} more objects were not applied for the same reason."),
         }
     }
 }
@@ -293,6 +340,50 @@ mod tests {
         assert!(text.contains("\"kubectl-edit\" owns .data.key"), "{text}");
         assert!(text.contains("--force-conflicts"), "{text}");
         assert!(!text.contains('\n'), "one paragraph: {text}");
+    }
+
+    #[test]
+    fn run_ending_failures_fold_into_the_first() {
+        let id = |name: &str| {
+            ObjectId::from_value(&serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name,"namespace":"t"}})).unwrap()
+        };
+        let unreachable = |name: &str| {
+            ReconcileError::object(
+                &id(name),
+                "apply",
+                Cause::Unreachable {
+                    detail: "tcp connect error: Connection refused (os error 111)".into(),
+                },
+            )
+        };
+        let invalid = ReconcileError::object(
+            &id("bad"),
+            "apply",
+            Cause::Invalid {
+                detail: "data: x".into(),
+            },
+        );
+        let folded = fold_run_ending(
+            vec![
+                invalid.clone(),
+                unreachable("a"),
+                unreachable("b"),
+                unreachable("c"),
+            ],
+            5,
+        );
+        assert_eq!(folded.len(), 2, "{folded:#?}");
+        assert_eq!(folded[0], invalid);
+        assert_eq!(folded[1].more, 7);
+        let text = folded[1].to_string();
+        assert!(
+            text.starts_with("ConfigMap/t/a: apply failed: the Kubernetes API server could not be reached (tcp connect error: Connection refused (os error 111)).")
+                && text.ends_with("re-running converges. 7 more objects were not applied for the same reason."),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "one paragraph: {text}");
+        // Nothing run-ending: nothing folded.
+        assert_eq!(fold_run_ending(vec![invalid.clone()], 0), [invalid]);
     }
 
     #[test]
