@@ -7,9 +7,15 @@
 #   scripts/control-plane.sh env     print the export lines of the running instance (exit 1 if none)
 #   scripts/control-plane.sh status  exit 0 when the recorded instance is up and /readyz is ok
 #   scripts/control-plane.sh down    stop exactly the processes `up` started, remove the state dir
+#   scripts/control-plane.sh stop-apiserver   stop only kube-apiserver (SIGTERM, as a node shutdown
+#                                    does); etcd and its data keep running
+#   scripts/control-plane.sh start-apiserver  start kube-apiserver again with the command line `up`
+#                                    used (same port, certs and token, same etcd), wait for /readyz
 #
 # Typical use:
 #   eval "$(scripts/control-plane.sh up)"; kubectl get ns; scripts/control-plane.sh down
+# stop-apiserver/start-apiserver let a test take the API server away in the middle of a request
+# and bring it back with nothing lost (kiln's reconciler tests do this on an instance of their own).
 #
 # The build is a scratch Go module that requires k8s.io/kubernetes@$K8S_VERSION, replaces every
 # k8s.io staging module (required there at v0.0.0) by v0.<minor>.<patch>, and requires
@@ -27,6 +33,8 @@
 #   CP_APISERVER_BIN, CP_ETCD_BIN, CP_KINE_BIN   prebuilt binaries instead of building
 #   CP_MEASURE        0         1 = wrap each go build in /usr/bin/time -v
 #   CP_KEEP           0         1 = `down` keeps the state dir (logs)
+#   CP_STOP_SIGNAL    TERM      signal `stop-apiserver` sends (KILL = a crash); SIGKILL follows
+#                               after 20s either way
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
@@ -35,6 +43,7 @@ KINE_VERSION="${KINE_VERSION:-v0.17.5}"
 CP_CACHE_DIR="${CP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln/control-plane}"
 CP_START_TIMEOUT="${CP_START_TIMEOUT:-120}"
 CP_MEASURE="${CP_MEASURE:-0}"
+CP_STOP_SIGNAL="${CP_STOP_SIGNAL:-TERM}"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -181,18 +190,19 @@ is_ours() { # is_ours PID STARTTIME
 
 record_pid() { printf '%s %s %s %s\n' "$1" "$2" "$(proc_start "$2")" "$3" >>"$PIDS"; }
 
-stop_recorded() {
-  local name pid start bin i
+stop_recorded() { # stop_recorded [ONLY_NAME [SIGNAL]]: all recorded processes, newest first
+  local only="${1:-}" signal="${2:-TERM}" name pid start bin i
   [[ -f "$PIDS" ]] || return 0
   while read -r name pid start bin; do
+    [[ -z "$only" || "$name" == "$only" ]] || continue
     if ! is_ours "$pid" "$start"; then
       log "$name (pid $pid) not running"
       continue
     fi
-    kill -TERM "$pid" 2>/dev/null || true
+    kill "-$signal" "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do is_ours "$pid" "$start" || break; sleep 0.2; done
     if is_ours "$pid" "$start"; then
-      log "$name (pid $pid) ignored SIGTERM for 20s; sending SIGKILL"
+      log "$name (pid $pid) ignored SIG$signal for 20s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi
     log "$name (pid $pid) stopped"
@@ -305,9 +315,31 @@ authorityKeyIdentifier=keyid"
 spawn() { # spawn NAME LOG BIN ARGS...
   local name="$1" logf="$2" bin="$3"
   shift 3
-  setsid "$bin" "$@" >"$logf" 2>&1 </dev/null 9>&- &
+  # appends: a restarted kube-apiserver keeps the log of its previous run
+  setsid "$bin" "$@" >>"$logf" 2>&1 </dev/null 9>&- &
   SPAWNED=$!
   record_pid "$name" "$SPAWNED" "$bin"
+}
+
+# Starts kube-apiserver with the command line saved by `up` and waits until it serves.
+launch_apiserver() { # launch_apiserver URL
+  local url="$1" W="$CP_STATE_DIR" cmd
+  local pki="$W/pki" logf="$W/logs/kube-apiserver.log"
+  mapfile -d '' -t cmd <"$W/kube-apiserver.cmd"
+  spawn kube-apiserver "$logf" "${cmd[@]}"
+  local auth=(--cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
+  wait_for kube-apiserver "$SPAWNED" "$logf" curl -fsS --max-time 5 "${auth[@]}" "$url/readyz"
+  wait_for "namespace default" "$SPAWNED" "$logf" \
+    curl -fsS --max-time 5 "${auth[@]}" "$url/api/v1/namespaces/default"
+}
+
+# The recorded pid line of NAME when that process is still running, else nothing.
+running_line() { # running_line NAME
+  local name pid start bin
+  [[ -f "$PIDS" ]] || return 0
+  while read -r name pid start bin; do
+    if [[ "$name" == "$1" ]] && is_ours "$pid" "$start"; then echo "$name $pid"; fi
+  done <"$PIDS"
 }
 
 cmd_up() {
@@ -392,12 +424,9 @@ cmd_up() {
     read -r -a extra <<<"$CP_EXTRA_APISERVER_ARGS"
     api_args+=("${extra[@]}")
   fi
-  spawn kube-apiserver "$W/logs/kube-apiserver.log" "$apiserver" "${api_args[@]}"
-  local auth=(--cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
-  wait_for kube-apiserver "$SPAWNED" "$W/logs/kube-apiserver.log" \
-    curl -fsS --max-time 5 "${auth[@]}" "$url/readyz"
-  wait_for "namespace default" "$SPAWNED" "$W/logs/kube-apiserver.log" \
-    curl -fsS --max-time 5 "${auth[@]}" "$url/api/v1/namespaces/default"
+  # saved (NUL-separated) so that start-apiserver runs exactly the same command
+  printf '%s\0' "$apiserver" "${api_args[@]}" >"$W/kube-apiserver.cmd"
+  launch_apiserver "$url"
 
   b64() { base64 <"$1" | tr -d '\n'; }
   (umask 077 && cat >"$W/kubeconfig" <<KCFG
@@ -449,9 +478,39 @@ cmd_down() {
   fi
 }
 
+cmd_stop_apiserver() {
+  with_lock
+  [[ -n "$(running_line kube-apiserver)" ]] || die "no running kube-apiserver recorded in $CP_STATE_DIR"
+  stop_recorded kube-apiserver "$CP_STOP_SIGNAL"
+}
+
+cmd_start_apiserver() {
+  with_lock
+  local W="$CP_STATE_DIR" store url
+  [[ -f "$W/kube-apiserver.cmd" && -f "$W/env" ]] || die "no control plane recorded in $W (run: $0 up)"
+  if [[ -n "$(running_line kube-apiserver)" ]]; then
+    log "kube-apiserver already running"
+    cat "$W/env"
+    return 0
+  fi
+  store="$(awk '$1 != "kube-apiserver" {print $1}' "$PIDS" | head -n1)"
+  [[ -n "$store" && -n "$(running_line "$store")" ]] || die "the storage ($store) is not running; start afresh: $0 up"
+  url="$(sed -n 's/^export CP_API_SERVER=//p' "$W/env")"
+  # forget the stopped process, so pids lists only what `down` has to stop
+  sed -i '/^kube-apiserver /d' "$PIDS"
+  trap 'rc=$?; if [[ $rc != 0 ]]; then log "start failed (log: $W/logs/kube-apiserver.log)"; stop_recorded kube-apiserver; fi' EXIT
+  local t0=$SECONDS
+  launch_apiserver "$url"
+  trap - EXIT
+  log "kube-apiserver up again in $((SECONDS - t0))s: $url"
+  cat "$W/env"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
+  stop-apiserver) cmd_stop_apiserver ;;
+  start-apiserver) cmd_start_apiserver ;;
   env)
     healthy || die "no healthy control plane in $CP_STATE_DIR (run: $0 up)"
     cat "$CP_STATE_DIR/env"
@@ -459,6 +518,6 @@ case "${1:-}" in
   status)
     if healthy; then log "up: $(sed -n 's/^export CP_API_SERVER=//p' "$CP_STATE_DIR/env")"; else log "down"; exit 1; fi
     ;;
-  -h | --help | help | "") sed -n '2,30p' "$0" ;;
-  *) die "unknown command '$1' (build|up|down|env|status)" ;;
+  -h | --help | help | "") sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' ;;
+  *) die "unknown command '$1' (build|up|down|env|status|stop-apiserver|start-apiserver)" ;;
 esac

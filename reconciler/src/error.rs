@@ -120,10 +120,16 @@ impl Cause {
         }
     }
 
+    /// Whether this failure ends the run: every further request would fail the same way
+    /// (the cluster is unreachable or the credentials were rejected).
+    pub fn ends_run(&self) -> bool {
+        matches!(self, Cause::Unreachable { .. } | Cause::Unauthorized { .. })
+    }
+
     fn explain(&self) -> String {
         match self {
             Cause::Unreachable { detail } => format!(
-                "the Kubernetes API server could not be reached ({detail}). Check that the cluster is running and that the kubeconfig/context points at it; nothing was changed by this request, and re-running converges"
+                "the Kubernetes API server could not be reached ({detail}). Check that the cluster is running and that the kubeconfig/context points at it; re-running converges"
             ),
             Cause::Unauthorized { detail } => format!(
                 "the API server rejected kiln's credentials (401 Unauthorized: {detail}). The token or client certificate is missing or expired; log in again or refresh the kubeconfig"
@@ -212,6 +218,37 @@ pub struct ReconcileError {
     pub operation: String,
     #[serde(flatten)]
     pub cause: Cause,
+    /// How many more objects were not applied for the same run-ending cause (folded into this
+    /// error by [`fold_run_ending`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Folds the failures with the run-ending cause of the first one ([`Cause::ends_run`]) into
+/// that first one, which counts them together with the `not_sent` objects; other failures stay
+/// as they are. An API server lost mid-apply is then one paragraph, not one per object.
+pub fn fold_run_ending(errors: Vec<ReconcileError>, not_sent: usize) -> Vec<ReconcileError> {
+    let mut out: Vec<ReconcileError> = Vec::with_capacity(errors.len());
+    let mut first: Option<usize> = None;
+    let mut more = not_sent;
+    for e in errors {
+        match first {
+            Some(i) if std::mem::discriminant(&e.cause) == std::mem::discriminant(&out[i].cause) => more += 1,
+            None if e.cause.ends_run() => {
+                first = Some(out.len());
+                out.push(e);
+            }
+            _ => out.push(e),
+        }
+    }
+    if let Some(i) = first {
+        out[i].more += more;
+    }
+    out
 }
 
 impl ReconcileError {
@@ -221,6 +258,7 @@ impl ReconcileError {
             object: Some(Box::new(id.clone())),
             operation: operation.into(),
             cause,
+            more: 0,
         }
     }
 
@@ -230,6 +268,7 @@ impl ReconcileError {
             object: None,
             operation: operation.into(),
             cause,
+            more: 0,
         }
     }
 
@@ -239,6 +278,7 @@ impl ReconcileError {
             object: id.cloned().map(Box::new),
             operation: operation.into(),
             cause: Cause::from_kube(e),
+            more: 0,
         }
     }
 }
@@ -249,8 +289,13 @@ impl fmt::Display for ReconcileError {
         let explained = self.cause.explain();
         let cause = explained.trim_end_matches('.');
         match &self.object {
-            Some(id) => write!(f, "{id}: {} failed: {cause}.", self.operation),
-            None => write!(f, "{} failed: {cause}.", self.operation),
+            Some(id) => write!(f, "{id}: {} failed: {cause}.", self.operation)?,
+            None => write!(f, "{} failed: {cause}.", self.operation)?,
+        }
+        match self.more {
+            0 => Ok(()),
+            1 => write!(f, " 1 more object was not applied for the same reason."),
+            n => write!(f, " {n} more objects were not applied for the same reason."),
         }
     }
 }
@@ -313,6 +358,50 @@ mod tests {
             },
         );
         assert_eq!(quoted.to_string(), "wait failed: the job failed.");
+    }
+
+    #[test]
+    fn run_ending_failures_fold_into_the_first() {
+        let id = |name: &str| {
+            ObjectId::from_value(&serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name,"namespace":"t"}})).unwrap()
+        };
+        let unreachable = |name: &str| {
+            ReconcileError::object(
+                &id(name),
+                "apply",
+                Cause::Unreachable {
+                    detail: "tcp connect error: Connection refused (os error 111)".into(),
+                },
+            )
+        };
+        let invalid = ReconcileError::object(
+            &id("bad"),
+            "apply",
+            Cause::Invalid {
+                detail: "data: x".into(),
+            },
+        );
+        let folded = fold_run_ending(
+            vec![
+                invalid.clone(),
+                unreachable("a"),
+                unreachable("b"),
+                unreachable("c"),
+            ],
+            5,
+        );
+        assert_eq!(folded.len(), 2, "{folded:#?}");
+        assert_eq!(folded[0], invalid);
+        assert_eq!(folded[1].more, 7);
+        let text = folded[1].to_string();
+        assert!(
+            text.starts_with("ConfigMap/t/a: apply failed: the Kubernetes API server could not be reached (tcp connect error: Connection refused (os error 111)).")
+                && text.ends_with("re-running converges. 7 more objects were not applied for the same reason."),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "one paragraph: {text}");
+        // Nothing run-ending: nothing folded.
+        assert_eq!(fold_run_ending(vec![invalid.clone()], 0), [invalid]);
     }
 
     #[test]

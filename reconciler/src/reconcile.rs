@@ -183,7 +183,7 @@ pub async fn apply_plan(
         }
         let items = check_pending_scopes(cluster, items, &pending, &mut report.errors);
         let (applied, errors) = apply_all(cluster, items, opts.step_timeout).await;
-        let fatal = errors.iter().any(is_fatal);
+        let fatal = errors.iter().any(|e| e.cause.ends_run());
         report.errors.extend(errors);
         if stage == Stage::Crds {
             // 2a. CRDs must be Established before any of their objects is sent.
@@ -258,10 +258,6 @@ pub async fn apply_plan(
 
 fn uid(live: Option<&Value>) -> Option<String> {
     live?.pointer("/metadata/uid")?.as_str().map(String::from)
-}
-
-fn is_fatal(e: &ReconcileError) -> bool {
-    matches!(e.cause, Cause::Unreachable { .. } | Cause::Unauthorized { .. })
 }
 
 /// Objects of kinds that were not served at planning time get their scope checked now.

@@ -1,8 +1,12 @@
 //! The reconciler against a real kube-apiserver (kiln-testsupport): the scenario
 //! create -> no-op (zero writes) -> one change (one write) -> drift -> conflict -> prune ->
 //! PVC kept -> partial desired set -> mass-prune guard; CRDs and their objects in one apply;
-//! run-like objects; and the error paths (unreachable, 401, 403).
+//! run-like objects; and the error paths (unreachable, 401, 403). The API server stopping in
+//! the middle of an apply has a control plane of its own: `apiserver_stop.rs`.
 
+mod common;
+
+use common::{cm, pvc};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kiln_reconciler::counting::{RequestLog, counting};
 use kiln_reconciler::inventory::{CONTAINS_GROUP_KINDS, ID_LABEL, PART_OF, TOOLING};
@@ -16,29 +20,11 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
-fn cm(ns: &str, name: &str, data: Value) -> Manifest {
-    Manifest::new(json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": ns},
-        "data": data,
-    }))
-    .unwrap()
-}
-
 fn secret(ns: &str) -> Manifest {
     Manifest::new(json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "creds", "namespace": ns},
         "stringData": {"token": "s3cr3t-value"},
-    }))
-    .unwrap()
-}
-
-fn pvc(ns: &str) -> Manifest {
-    Manifest::new(json!({
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "workspace", "namespace": ns},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
     }))
     .unwrap()
 }
@@ -432,79 +418,6 @@ async fn failures_are_one_paragraph_naming_the_cause() {
         assert!(expected(&err.cause), "{text}");
         assert!(text.contains(words) && !text.contains('\n'), "{text}");
     }
-}
-
-/// A client whose connection to the API server dies after `writes` applies, as if the
-/// apiserver stopped mid-apply: every later request fails with "connection refused".
-fn dying_client(client: Client, writes: usize) -> Client {
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let ns = client.default_namespace().to_string();
-    let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
-        let dead = {
-            let is_write =
-                req.method() == http::Method::PATCH && !req.uri().query().unwrap_or("").contains("dryRun");
-            let before = if is_write {
-                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            } else {
-                seen.load(std::sync::atomic::Ordering::SeqCst)
-            };
-            before >= writes
-        };
-        let inner = client.clone();
-        async move {
-            if dead {
-                return Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionRefused,
-                    "connection refused (apiserver stopped)",
-                )) as tower::BoxError);
-            }
-            inner.send(req).await.map_err(tower::BoxError::from)
-        }
-    });
-    Client::new(svc, ns)
-}
-
-#[tokio::test]
-async fn apiserver_lost_mid_apply_is_a_clear_error_and_a_rerun_converges() {
-    let Some((tc, ns, mut cluster, opts)) = setup("rec-stop").await else {
-        return;
-    };
-    let mut desired: Vec<Manifest> = (0..6)
-        .map(|i| cm(&ns, &format!("c{i}"), json!({"k": "v1"})))
-        .collect();
-    apply_ok(&mut cluster, &desired, &opts).await;
-
-    // The next run changes four objects and drops one; the connection dies after two writes.
-    for (i, m) in desired.iter_mut().enumerate().take(4) {
-        *m = cm(&ns, &format!("c{i}"), json!({"k": "v2"}));
-    }
-    desired.pop();
-    let mut dying = Cluster::new(dying_client(tc.client().clone(), 2));
-    let report = reconcile(&mut dying, &desired, &opts).await.unwrap();
-    assert!(!report.success());
-    let unreachable = report
-        .errors
-        .iter()
-        .find(|e| matches!(e.cause, Cause::Unreachable { .. }))
-        .unwrap_or_else(|| panic!("{:#?}", report.errors));
-    let text = unreachable.to_string();
-    assert!(
-        text.contains("could not be reached") && text.contains("re-running converges"),
-        "{text}"
-    );
-    // Nothing was pruned by the interrupted run.
-    assert!(report.pruned.is_empty());
-    let client = tc.client().clone();
-    assert!(data(&client, &ns, "c5").await.is_some());
-
-    // A re-run with a working connection converges; a third run is a no-op.
-    let report = apply_ok(&mut cluster, &desired, &opts).await;
-    assert_eq!(report.pruned.len(), 1);
-    for i in 0..4 {
-        assert_eq!(data(&client, &ns, &format!("c{i}")).await.unwrap()["k"], "v2");
-    }
-    let report = apply_ok(&mut cluster, &desired, &opts).await;
-    assert!(!report.plan.has_changes(), "{}", report.plan);
 }
 
 #[tokio::test]

@@ -34,11 +34,20 @@ const EXIT_MISSING_PREREQUISITE: i32 = 3;
 
 /// Why no cluster could be had.
 #[derive(Debug, Clone)]
-enum Unavailable {
+pub(crate) enum Unavailable {
     /// A prerequisite is missing on this machine; may be skipped outside CI.
     Missing(String),
     /// Anything else; always a test failure.
     Failed(String),
+}
+
+impl Unavailable {
+    /// The description.
+    pub(crate) fn why(&self) -> &str {
+        match self {
+            Unavailable::Missing(why) | Unavailable::Failed(why) => why,
+        }
+    }
 }
 
 static KUBECONFIG: OnceLock<Result<PathBuf, Unavailable>> = OnceLock::new();
@@ -51,6 +60,10 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
+    pub(crate) fn new(client: Client, kubeconfig: PathBuf) -> TestCluster {
+        TestCluster { client, kubeconfig }
+    }
+
     /// The client (built for the current tokio runtime; do not share across tests).
     pub fn client(&self) -> &Client {
         &self.client
@@ -88,23 +101,20 @@ impl TestCluster {
 pub async fn cluster() -> Option<TestCluster> {
     let kubeconfig = match kubeconfig_path_result() {
         Ok(path) => path.clone(),
-        Err(Unavailable::Missing(why)) if skipping_allowed() => {
-            eprintln!(
-                "\n{bar}\nSKIPPED: this test needs a Kubernetes API server.\n{why}\n\
-                 Set {KUBECONFIG_ENV}=<kubeconfig> to use an existing cluster, or install the \
-                 missing piece.\nWith CI=true (or KILN_TEST_REQUIRE_CLUSTER=1) this is a failure.\n{bar}\n",
-                bar = "*".repeat(78)
+        Err(unavailable) => {
+            skip_or_panic(
+                unavailable,
+                &format!(
+                    "Set {KUBECONFIG_ENV}=<kubeconfig> to use an existing cluster, or install the missing piece."
+                ),
             );
             return None;
-        }
-        Err(Unavailable::Missing(why) | Unavailable::Failed(why)) => {
-            panic!("no Kubernetes API server for this test: {why}")
         }
     };
     let client = client_for(&kubeconfig)
         .await
         .unwrap_or_else(|e| panic!("cannot build a client from {}: {e}", kubeconfig.display()));
-    Some(TestCluster { client, kubeconfig })
+    Some(TestCluster::new(client, kubeconfig))
 }
 
 /// The kubeconfig of the shared cluster, starting the local control plane if needed.
@@ -112,9 +122,18 @@ pub async fn cluster() -> Option<TestCluster> {
 /// # Errors
 /// A description of why no cluster is available.
 pub fn kubeconfig_path() -> Result<PathBuf, String> {
-    match kubeconfig_path_result() {
-        Ok(p) => Ok(p.clone()),
-        Err(Unavailable::Missing(w) | Unavailable::Failed(w)) => Err(w.clone()),
+    kubeconfig_path_result().clone().map_err(|e| e.why().to_string())
+}
+
+/// Prints the loud skip banner when skipping is allowed (see the module docs), else panics.
+pub(crate) fn skip_or_panic(unavailable: &Unavailable, advice: &str) {
+    match unavailable {
+        Unavailable::Missing(why) if skipping_allowed() => eprintln!(
+            "\n{bar}\nSKIPPED: this test needs a Kubernetes API server.\n{why}\n{advice}\n\
+             With CI=true (or KILN_TEST_REQUIRE_CLUSTER=1) this is a failure.\n{bar}\n",
+            bar = "*".repeat(78)
+        ),
+        other => panic!("no Kubernetes API server for this test: {}", other.why()),
     }
 }
 
@@ -135,7 +154,7 @@ fn kubeconfig_path_result() -> &'static Result<PathBuf, Unavailable> {
     })
 }
 
-async fn client_for(kubeconfig: &Path) -> Result<Client, String> {
+pub(crate) async fn client_for(kubeconfig: &Path) -> Result<Client, String> {
     let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -153,11 +172,15 @@ pub fn workspace_root() -> PathBuf {
 
 /// Where the shared local control plane keeps its state: `<target dir>/kiln-control-plane`.
 pub fn state_dir() -> PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+    target_dir().join("kiln-control-plane")
+}
+
+/// The cargo target dir (`CARGO_TARGET_DIR`, else `<workspace>/target`).
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => workspace_root().join(dir), // join keeps absolute paths as they are
         None => workspace_root().join("target"),
-    };
-    target.join("kiln-control-plane")
+    }
 }
 
 fn truthy(var: &str) -> bool {
@@ -171,26 +194,46 @@ fn skipping_allowed() -> bool {
 }
 
 fn start_local_control_plane() -> Result<PathBuf, Unavailable> {
-    let script = workspace_root().join("scripts").join("control-plane.sh");
     let state = state_dir();
+    eprintln!(
+        "[kiln-testsupport] starting or reusing the local control plane (state in {})",
+        state.display()
+    );
+    control_plane_script(&state, "up", &[])?;
+    let kubeconfig = state.join("kubeconfig");
+    if kubeconfig.is_file() {
+        Ok(kubeconfig)
+    } else {
+        Err(Unavailable::Failed(format!(
+            "`up` wrote no {}",
+            kubeconfig.display()
+        )))
+    }
+}
+
+/// Runs `scripts/control-plane.sh <command>` on the instance in `state` with the extra
+/// variables `env` (`CP_KEEP`, ...), forwarding its progress (a first build takes minutes) to
+/// stderr.
+pub(crate) fn control_plane_script(
+    state: &Path,
+    command: &str,
+    env: &[(&str, &str)],
+) -> Result<(), Unavailable> {
+    let script = workspace_root().join("scripts").join("control-plane.sh");
     if !script.is_file() {
         return Err(Unavailable::Failed(format!("{} is missing", script.display())));
     }
-    eprintln!(
-        "[kiln-testsupport] starting or reusing the local control plane ({} up, state in {})",
-        script.display(),
-        state.display()
-    );
     let mut child = Command::new("bash")
         .arg(&script)
-        .arg("up")
-        .env("CP_STATE_DIR", &state)
+        .arg(command)
+        .env("CP_STATE_DIR", state)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Unavailable::Missing(format!("cannot run bash: {e}")))?;
-    // Forward the script's progress (a first build takes minutes) and keep its tail.
+    // Forward the progress and keep its tail for the error message.
     let mut tail: Vec<String> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -204,9 +247,8 @@ fn start_local_control_plane() -> Result<PathBuf, Unavailable> {
     let status = child
         .wait()
         .map_err(|e| Unavailable::Failed(format!("waiting for {}: {e}", script.display())))?;
-    let kubeconfig = state.join("kubeconfig");
     match status.code() {
-        Some(0) if kubeconfig.is_file() => Ok(kubeconfig),
+        Some(0) => Ok(()),
         Some(EXIT_MISSING_PREREQUISITE) => Err(Unavailable::Missing(format!(
             "the local control plane cannot be built or started: {}",
             tail.iter()
@@ -216,7 +258,7 @@ fn start_local_control_plane() -> Result<PathBuf, Unavailable> {
                 .unwrap_or_else(|| tail.join("\n"))
         ))),
         _ => Err(Unavailable::Failed(format!(
-            "`{} up` failed ({status}); last output:\n{}",
+            "`{} {command}` failed ({status}); last output:\n{}",
             script.display(),
             tail.join("\n")
         ))),

@@ -6,6 +6,8 @@
 //! * [`TestCluster::namespace`] creates a fresh namespace per test, so tests run in parallel.
 //! * [`install_crds`] installs the CRDs of `$KILN_SHARED/crds` and waits until they are
 //!   Established.
+//! * [`DedicatedControlPlane`] is a control plane of one test's own, whose kube-apiserver the
+//!   test may stop and start again (the shared one must never be stopped).
 //! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
 //!
@@ -20,8 +22,10 @@
 
 pub mod cluster;
 pub mod crds;
+pub mod dedicated;
 pub mod manifests;
 pub mod raw;
 
 pub use cluster::{TestCluster, cluster, kubeconfig_path, state_dir, workspace_root};
 pub use crds::{install_crds, shared_dir};
+pub use dedicated::DedicatedControlPlane;
