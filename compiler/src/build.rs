@@ -285,6 +285,40 @@ mod tests {
     }
 
     #[test]
+    fn trial_parameters_are_typed_references_checked_against_the_search_space() {
+        let experiment = |arg: &str| {
+            format!(
+                "import \"kubeflow\" as kf\n\
+                 let search: Map<kf.Parameter> = {{ lr = kf.log_uniform(0.001, 0.1) with {{ trial_name = \"learningRate\" }} }}\n\
+                 kf.Experiment \"tune\" {{\n  namespace = \"team\"\n  objective = kf.maximize(\"accuracy\", goal = 0.9)\n  search = search\n  \
+                 trial = kf.batch_trial({{ image = \"x:1\", command = [\"train\", \"--lr=${{kf.trial({arg})}}\"] }})\n}}\n"
+            )
+        };
+        // The search space comes from a `let`, and the checker still knows its keys.
+        let c = compiled(&experiment("search.rl"));
+        let found: Vec<(&str, &str)> = c
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.id, d.help.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(found, [("K0108", "did you mean `lr`?")]);
+        let c = compiled(&experiment("search.lr"));
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let built = build(&c, None);
+        assert!(built.diagnostics.is_empty(), "{:?}", built.diagnostics);
+        let spec = &built.manifests[0].value()["spec"];
+        assert_eq!(
+            spec["trialTemplate"]["trialParameters"][0]["name"],
+            "learningRate"
+        );
+        let command = spec["trialTemplate"]["trialSpec"].to_string();
+        assert!(
+            command.contains("--lr=${trialParameters.learningRate}"),
+            "{command}"
+        );
+    }
+
+    #[test]
     fn dotted_paths() {
         assert_eq!(dotted("/spec/workers"), "spec.workers");
     }

@@ -1324,7 +1324,9 @@ impl<'a> Checker<'a> {
 fn interpolable(t: &Ty) -> bool {
     matches!(
         t.base(),
-        Ty::Int
+        // A reference as text is its path, for lowering to resolve (`tuning.trial`).
+        Ty::Ref(_)
+            | Ty::Int
             | Ty::Float
             | Ty::Bool
             | Ty::String

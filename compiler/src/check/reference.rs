@@ -25,6 +25,14 @@ use crate::eval::RVal;
 use crate::ir::Ir;
 use crate::types::Ty;
 
+/// Where a reference path starts: a field's written value and type (`field` says which), or a
+/// local holding a reference.
+struct Root<'a> {
+    written: Option<&'a Expr>,
+    ty: Ty,
+    field: Option<(usize, usize)>,
+}
+
 /// One name of a reference path, as written.
 struct Segment<'a> {
     name: &'a str,
@@ -65,31 +73,56 @@ fn path_of(e: &Expr) -> Option<Vec<Segment<'_>>> {
     }
 }
 
-/// The entries written literally in `e`, outermost last (`base with { patch }` has both).
-fn written_entries(e: &Expr) -> Vec<&[RecordEntry]> {
-    match &e.kind {
-        ExprKind::Record(entries) | ExprKind::Construct { fields: entries, .. } => vec![entries],
-        ExprKind::With { base, patch } => {
-            let mut out = vec![patch.as_slice()];
-            out.extend(written_entries(base));
-            out
-        }
-        ExprKind::Paren(inner) => written_entries(inner),
-        _ => Vec::new(),
-    }
-}
-
-/// Whether every entry of `e` is written literally (so a missing key is really missing).
-fn fully_written(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Record(_) | ExprKind::Construct { .. } => true,
-        ExprKind::With { base, .. } => fully_written(base),
-        ExprKind::Paren(inner) => fully_written(inner),
-        _ => false,
-    }
-}
-
 impl<'a> Checker<'a> {
+    /// The entries written literally in `e`, outermost last (`base with { patch }` has both). A
+    /// top-level `let` of this module is followed (`search = search` in an Experiment), unless a
+    /// local of that name might shadow it.
+    fn written_entries(&self, e: &'a Expr, own: Option<(usize, usize)>) -> Vec<&'a [RecordEntry]> {
+        match &e.kind {
+            ExprKind::Record(entries) | ExprKind::Construct { fields: entries, .. } => vec![entries],
+            ExprKind::With { base, patch } => {
+                let mut out = vec![patch.as_slice()];
+                out.extend(self.written_entries(base, own));
+                out
+            }
+            ExprKind::Paren(inner) => self.written_entries(inner, own),
+            ExprKind::Name(_) => self
+                .let_value(e, own)
+                .map(|v| self.written_entries(v, None))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether every entry of `e` is written literally (so a missing key is really missing).
+    fn fully_written(&self, e: &'a Expr, own: Option<(usize, usize)>) -> bool {
+        match &e.kind {
+            ExprKind::Record(_) | ExprKind::Construct { .. } => true,
+            ExprKind::With { base, .. } | ExprKind::Paren(base) => self.fully_written(base, own),
+            ExprKind::Name(_) => self
+                .let_value(e, own)
+                .is_some_and(|v| self.fully_written(v, None)),
+            _ => false,
+        }
+    }
+
+    /// The value of the top-level `let` a bare name refers to, when no local can shadow it. `own`
+    /// is the field whose value `e` is (not in scope in its own value), as are the fields being
+    /// defined.
+    fn let_value(&self, e: &Expr, own: Option<(usize, usize)>) -> Option<&'a Expr> {
+        let ExprKind::Name(ident) = &e.kind else {
+            return None;
+        };
+        let shadowed = self.locals.iter().any(|l| {
+            l.name == ident.name
+                && !matches!(l.field, Some((f, i)) if self.frames[f].current == Some(i) || own == Some((f, i)))
+        });
+        match self.scopes[self.module].get(ident.name.as_str()) {
+            Some(super::Global::Let(id)) if !shadowed => Some(self.lets[*id].value),
+            _ => None,
+        }
+    }
+
     /// Checks `e` where a `Ref<target>` is expected; see the module doc.
     pub(super) fn reference(&mut self, e: &'a Expr, target: &Ty) -> (Ty, Ir) {
         let ref_ty = Ty::Ref(Rc::new(target.clone()));
@@ -101,7 +134,7 @@ impl<'a> Checker<'a> {
         let Some(roots) = self.reference_roots(&path, target) else {
             return (Ty::Error, unset());
         };
-        if let [(None, ty)] = roots.as_slice()
+        if let [Root { field: None, ty, .. }] = roots.as_slice()
             && let Ty::Ref(_) = ty.base()
         {
             // A reference passed on (a function's `Ref` parameter): checked where it was written.
@@ -113,8 +146,8 @@ impl<'a> Checker<'a> {
         // none does, the innermost one's error is reported.
         let mark = self.diags.len();
         let mut first_errors = None;
-        for (written, ty) in roots {
-            if self.follow(&path, written, ty, target, e.span) {
+        for root in roots {
+            if self.follow(&path, root, target, e.span) {
                 self.diags.truncate(mark);
                 let text: Vec<&str> = path.iter().map(|s| s.name).collect();
                 return (ref_ty, Ir::Lit(RVal::Str(text.join(".").into())));
@@ -128,15 +161,8 @@ impl<'a> Checker<'a> {
 
     /// Follows `path` from one root (its written value and type); reports and returns false when
     /// a name is missing or the end is not a `target`.
-    fn follow(
-        &mut self,
-        path: &[Segment<'_>],
-        root: Option<&'a Expr>,
-        ty: Ty,
-        target: &Ty,
-        span: Span,
-    ) -> bool {
-        let (mut written, mut ty) = (root, ty);
+    fn follow(&mut self, path: &[Segment<'_>], root: Root<'a>, target: &Ty, span: Span) -> bool {
+        let (mut written, mut ty, mut own) = (root.written, root.ty, root.field);
         for (i, seg) in path.iter().enumerate().skip(1) {
             let (next_ty, known) = match ty.base() {
                 Ty::Record(r) => match r.fields.get(seg.name) {
@@ -156,12 +182,12 @@ impl<'a> Checker<'a> {
                     return false;
                 }
             };
-            let entries = written.map(written_entries).unwrap_or_default();
+            let entries = written.map(|w| self.written_entries(w, own)).unwrap_or_default();
             let entry = entries
                 .iter()
                 .flat_map(|es| es.iter())
                 .find(|en| en.key.name() == seg.name);
-            if entry.is_none() && !known && written.is_some_and(fully_written) {
+            if entry.is_none() && !known && written.is_some_and(|w| self.fully_written(w, own)) {
                 let keys: Vec<&str> = entries
                     .iter()
                     .flat_map(|es| es.iter())
@@ -173,6 +199,7 @@ impl<'a> Checker<'a> {
             }
             written = entry.map(|en| &en.value);
             ty = next_ty;
+            own = None;
         }
         if compat(&ty, target).is_none() {
             let text: Vec<&str> = path.iter().map(|s| s.name).collect();
@@ -199,7 +226,7 @@ impl<'a> Checker<'a> {
     /// enclosing record literals (the field being defined included: `steps.prep` inside
     /// `steps = { .. }` names that literal's `prep`), or one local holding a reference. `None`
     /// when there is none (reported).
-    fn reference_roots(&mut self, path: &[Segment<'a>], target: &Ty) -> Option<Vec<(Option<&'a Expr>, Ty)>> {
+    fn reference_roots(&mut self, path: &[Segment<'a>], target: &Ty) -> Option<Vec<Root<'a>>> {
         let root = &path[0];
         let mut roots = Vec::new();
         for local in self.locals.iter().rev() {
@@ -212,7 +239,11 @@ impl<'a> Checker<'a> {
                 Some((f, e)) => roots.push(self.field_root(f, e)),
                 None if !roots.is_empty() => break,
                 None if matches!(local.ty.base(), Ty::Ref(_)) && path.len() == 1 => {
-                    return Some(vec![(None, local.ty.clone())]);
+                    return Some(vec![Root {
+                        written: None,
+                        ty: local.ty.clone(),
+                        field: None,
+                    }]);
                 }
                 None => {
                     let message = format!(
@@ -251,8 +282,9 @@ impl<'a> Checker<'a> {
                     "not a field",
                 )
                 .with_help(
-                    "a reference is resolved inside the object it is written in: write it inside \
-                     that object, for example as `steps.prep.outputs.data` in a step",
+                    "a reference is resolved inside the object it is written in: write it there \
+                     (`from = steps.prep.outputs.data` in a pipeline, `kf.trial(search.lr)` in an \
+                     Experiment), or patch the part built outside with `with { ... }` there",
                 ),
             );
             return None;
@@ -268,14 +300,18 @@ impl<'a> Checker<'a> {
     }
 
     /// The written value and type of entry `e` of frame `f`.
-    fn field_root(&self, f: usize, e: usize) -> (Option<&'a Expr>, Ty) {
+    fn field_root(&self, f: usize, e: usize) -> Root<'a> {
         let entry = &self.frames[f].entries[e];
         let ty = match (&entry.expected, &entry.state) {
             (Some(t), _) => t.clone(),
             (None, super::State::Done(t)) => t.clone(),
             (None, _) => Ty::Any,
         };
-        (Some(entry.value), ty)
+        Root {
+            written: Some(entry.value),
+            ty,
+            field: Some((f, e)),
+        }
     }
 
     /// K0108: a key that the written map or record does not have, with a did-you-mean.

@@ -1,6 +1,7 @@
 //! `tuning.Experiment` -> Katib kubeflow.org/v1beta1 Experiment (run-like: content-derived
 //! name). The trial template embeds a lowered TrainingJob, TrainJob or batch Job whose strings
-//! carry Katib's `${trialParameters.x}` placeholders (produced by `tuning.trial_params`).
+//! carry Katib's `${trialParameters.x}` placeholders (typed references made by `tuning.trial`,
+//! resolved here to the trial parameter names).
 //!
 //! Checks: parallel <= max trials (K0803), grid search needs stepped or discrete parameters
 //! (K0804), ordered bounds (K0805), every parameter used (K0806) and every placeholder declared
@@ -252,6 +253,38 @@ fn nas_config(n: &Value, errs: &mut Vec<LowerError>) -> Value {
     json!({"graphConfig": graph, "operations": ops})
 }
 
+/// Turns the typed references of `tuning.trial` (`${trialParameters.search.lr}`: the checker
+/// verified the path) into Katib's placeholders (`${trialParameters.learningRate}`).
+fn resolve_references(v: &mut Value, names: &[(String, String, &Value)]) {
+    match v {
+        Value::String(s) if s.contains(PLACEHOLDER) => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find(PLACEHOLDER) {
+                let after = &rest[i + PLACEHOLDER.len()..];
+                out.push_str(&rest[..i + PLACEHOLDER.len()]);
+                rest = after;
+                if let Some(key) = after.strip_prefix("search.")
+                    && let Some(end) = key.find('}')
+                {
+                    let key = &key[..end];
+                    let name = names
+                        .iter()
+                        .find(|(k, _, _)| k == key)
+                        .map_or(key, |(_, tn, _)| tn);
+                    out.push_str(name);
+                    rest = &after["search.".len() + end..];
+                }
+            }
+            out.push_str(rest);
+            *s = out;
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| resolve_references(x, names)),
+        Value::Object(m) => m.values_mut().for_each(|x| resolve_references(x, names)),
+        _ => {}
+    }
+}
+
 /// Every `${trialParameters.x}` name in the strings of `v`.
 fn placeholders(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -388,6 +421,8 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
 
     // Parameters and their use.
     let names = trial_names(v);
+    let mut body = body;
+    resolve_references(&mut body, &names);
     let mut used = Vec::new();
     placeholders(&body, &mut used);
     let mut parameters = Vec::new();
@@ -403,7 +438,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                     format!("the search parameter `{key}` is never used by the trial job"),
                 )
                 .with_help(format!(
-                    "pass it to the job (for example `\"--{key}=${{kf.trial_params(search)[\"{key}\"]}}\"`), or remove it"
+                    "pass it to the job (for example `\"--{key}=${{kf.trial(search.{key})}}\"`), or remove it"
                 )),
             );
         }
