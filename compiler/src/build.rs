@@ -254,6 +254,14 @@ mod tests {
         compile(&loader, &["main.kiln".to_string()], &Options::default())
     }
 
+    /// Each diagnostic as its code and help line.
+    fn code_and_help(diagnostics: &[Diagnostic]) -> Vec<(&str, &str)> {
+        diagnostics
+            .iter()
+            .map(|d| (d.code.id, d.help.as_deref().unwrap_or("")))
+            .collect()
+    }
+
     #[test]
     fn locate_follows_written_keys() {
         let text = "type T = { a: { b: Int } }\nT \"x\" {\n  a = { b = 1 }\n}\n";
@@ -296,12 +304,7 @@ mod tests {
         };
         // The search space comes from a `let`, and the checker still knows its keys.
         let c = compiled(&experiment("search.rl"));
-        let found: Vec<(&str, &str)> = c
-            .diagnostics
-            .iter()
-            .map(|d| (d.code.id, d.help.as_deref().unwrap_or("")))
-            .collect();
-        assert_eq!(found, [("K0108", "did you mean `lr`?")]);
+        assert_eq!(code_and_help(&c.diagnostics), [("K0108", "did you mean `lr`?")]);
         let c = compiled(&experiment("search.lr"));
         assert!(!c.has_errors(), "{:?}", c.diagnostics);
         let built = build(&c, None);
@@ -316,6 +319,27 @@ mod tests {
             command.contains("--lr=${trialParameters.learningRate}"),
             "{command}"
         );
+    }
+
+    #[test]
+    fn a_model_runtime_close_to_a_declared_one_is_a_typo_and_others_are_cluster_runtimes() {
+        let text = |runtime: &str| {
+            format!(
+                "import \"kubeflow\" as kf\n\
+                 kf.ServingRuntime \"acme-sklearn\" {{ namespace = \"ns\", formats = [{{ name = \"sklearn\" }}], \
+                 containers = [{{ name = \"kserve-container\", image = \"x:1\" }}] }}\n\
+                 kf.InferenceService \"m\" {{ namespace = \"ns\", model = kf.sklearn(\"s3://b/m\") with {{ runtime = \"{runtime}\" }} }}\n"
+            )
+        };
+        let built = build(&compiled(&text("acme-sklean")), None);
+        assert_eq!(
+            code_and_help(&built.diagnostics),
+            [("K0817", "did you mean `acme-sklearn`?")]
+        );
+        for fine in ["acme-sklearn", "kserve-sklearnserver"] {
+            let built = build(&compiled(&text(fine)), None);
+            assert!(built.diagnostics.is_empty(), "{fine}: {:?}", built.diagnostics);
+        }
     }
 
     #[test]

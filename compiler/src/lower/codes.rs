@@ -34,6 +34,7 @@ codes! {
     ELASTIC_UNORDERED = "K0812", "elastic-unordered", "An elastic policy has min > max, or workers outside min..max.";
     INVALID_ROLE = "K0813", "invalid-role", "A replica role does not exist for the training framework.";
     PREDICTOR_MISSING = "K0814", "predictor-missing", "An InferenceService needs exactly one of `model` or `container`.";
+    RUNTIME_MISMATCH = "K0817", "runtime-mismatch", "A model names a ServingRuntime of the project that does not serve its format, or misspells one.";
     NAS_MISMATCH = "K0816", "nas-mismatch", "A NAS algorithm (darts, enas) without `nas`, or `nas` with another algorithm.";
     INVALID_LOWERING_INPUT = "K0815", "invalid-lowering-input", "An emitted value does not have the shape its stdlib type promises (a kiln bug).";
 }

@@ -79,6 +79,57 @@ fn check_replicas(v: &Value, p: &str, errs: &mut Vec<LowerError>) {
     }
 }
 
+/// A runtime named by a model: when the project declares it, it must serve the model's format;
+/// a name that is not declared but close to one that is, is a typo (KServe would leave the
+/// service without a runtime at run time). Other names are runtimes installed in the cluster.
+fn check_runtime(name: &str, format: &str, pointer: &str, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
+    let declared: Vec<&super::ContextObject> = ctx.of_kind("ServingRuntime").collect();
+    match declared.iter().find(|o| o.name == name) {
+        Some(runtime) => {
+            let formats: Vec<&str> = runtime
+                .value
+                .get("formats")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| s(f, "name"))
+                .collect();
+            if !formats.iter().any(|f| f.eq_ignore_ascii_case(format)) {
+                errs.push(
+                    LowerError::new(
+                        codes::RUNTIME_MISMATCH,
+                        pointer,
+                        format!(
+                            "runtime `{name}` does not serve `{format}` models (it serves: {})",
+                            formats.join(", ")
+                        ),
+                    )
+                    .with_help(format!(
+                        "add `{{ name = \"{format}\" }}` to the runtime's `formats`, or pick another runtime"
+                    )),
+                );
+            }
+        }
+        None => {
+            let close = declared
+                .iter()
+                .map(|o| (strsim::jaro_winkler(&o.name, name), o.name.as_str()))
+                .filter(|(score, _)| *score > 0.85)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, best)) = close {
+                errs.push(
+                    LowerError::new(
+                        codes::RUNTIME_MISMATCH,
+                        pointer,
+                        format!("runtime `{name}` is not declared in this project"),
+                    )
+                    .with_help(format!("did you mean `{best}`?")),
+                );
+            }
+        }
+    }
+}
+
 /// The predictor fields of a model: `(key, body)`, e.g. `("sklearn", {...})`.
 fn model_fields(
     m: &Value,
@@ -96,6 +147,9 @@ fn model_fields(
         super::copy(&mut mf, m, "format_version", "version");
         out.insert("modelFormat".into(), Value::Object(mf));
         super::copy(&mut out, m, "runtime", "runtime");
+        if let Some(runtime) = s(m, "runtime") {
+            check_runtime(runtime, format, &format!("{p}/runtime"), ctx, errs);
+        }
     }
     super::copy(&mut out, m, "container_name", "name");
     super::copy(&mut out, m, "protocol", "protocolVersion");
