@@ -228,14 +228,24 @@ pub fn locate(sources: &SourceMap, emit: Span, pointer: &str) -> Span {
         ExprKind::With { patch, .. } => patch,
         _ => return best,
     };
+    // A tagged value (`Float { default = 0.1 }`) is `{"Float": {...}}` in the value: its tag is
+    // a segment of the pointer that the text does not write as a key.
+    let mut tag: Option<&str> = None;
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");
+        if tag.take() == Some(segment.as_str()) {
+            continue;
+        }
         let Some(entry) = entries.iter().find(|e| e.key.name() == segment) else {
             break;
         };
         best = entry.key.span();
         entries = match &entry.value.kind {
-            ExprKind::Construct { fields, .. } | ExprKind::Record(fields) => fields,
+            ExprKind::Construct { fields, ty } => {
+                tag = ty.segments.last().map(|s| s.name.as_str());
+                fields
+            }
+            ExprKind::Record(fields) => fields,
             ExprKind::With { patch, .. } => patch,
             _ => break,
         };

@@ -487,3 +487,15 @@ fn references_resolve_in_the_innermost_record_that_has_the_path() {
         "{e}"
     );
 }
+
+#[test]
+fn a_bare_tag_of_the_expected_union_wins_over_a_built_in_type_name() {
+    let src = "type P = | Float { default?: Float } | Int { default?: Int }\ntype Q = { params: Map<P> }\nQ \"q\" { params = { lr = Float { default = 1 }, n = Int { default = 2 } } }\n";
+    assert_eq!(
+        eval(src)["q"]["params"].to_string(),
+        r#"{"lr":{"Float":{"default":1.0}},"n":{"Int":{"default":2}}}"#
+    );
+    // Elsewhere `Float` is still the built-in type.
+    let e = errors("let x = Float { default = 1 }");
+    assert!(e.starts_with("K0201"), "{e}");
+}

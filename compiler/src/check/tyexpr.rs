@@ -142,20 +142,22 @@ impl<'a> Checker<'a> {
         let head = &rest[0];
         let ty = match self.scopes[module].get(head.name.as_str()).copied() {
             Some(Global::Type(id)) => self.named_type(id, head.span),
+            // A bare tag of the expected union, even one spelled like a built-in type
+            // (`Float { default = 0.1 }` for a pipeline parameter).
+            _ if rest.len() == 1
+                && let Some(u) = variant_of
+                && let Some(r) = u.variants.get(head.name.as_str()) =>
+            {
+                return Some(Named::Variant(
+                    u.clone(),
+                    Name::from(head.name.as_str()),
+                    r.clone(),
+                ));
+            }
             _ if module == self.module && rest.len() == 1 && BUILTIN_TYPES.contains(&head.name.as_str()) => {
                 return Some(Named::Ty(self.named(path, &[])));
             }
             _ => {
-                if rest.len() == 1
-                    && let Some(u) = variant_of
-                    && let Some(r) = u.variants.get(head.name.as_str())
-                {
-                    return Some(Named::Variant(
-                        u.clone(),
-                        Name::from(head.name.as_str()),
-                        r.clone(),
-                    ));
-                }
                 let mut candidates: Vec<&str> = self.scopes[module]
                     .iter()
                     .filter(|(_, g)| matches!(g, Global::Type(_)))

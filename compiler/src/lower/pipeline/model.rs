@@ -82,6 +82,17 @@ impl IoType {
     }
 
     /// The kiln spelling, for messages.
+    /// "an Int", "a Dataset", "an HTML": the type's name with its article, for messages.
+    pub(crate) fn with_article(self) -> String {
+        let name = self.kiln();
+        let article = if name.starts_with(['A', 'E', 'I', 'O', 'U', 'H']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+
     pub(crate) fn kiln(self) -> &'static str {
         match self {
             IoType::String => "String",
@@ -799,9 +810,14 @@ impl Pipeline {
             _ => Engine::Kfp,
         };
         let mut params = Vec::new();
-        for (k, pv) in entries(v, "params") {
-            let p = ptr("/params", &k);
-            let ty = r.io_type(&pv, "kind", &p).unwrap_or(IoType::String);
+        for (k, tagged) in entries(v, "params") {
+            // A tagged value: `{"Float": {"default": 0.001}}`; the tag is the parameter's type.
+            let (tag, pv) = match tagged.as_object().and_then(|m| m.iter().next()) {
+                Some((tag, body)) => (tag.clone(), body.clone()),
+                None => ("String".to_string(), tagged.clone()),
+            };
+            let p = ptr(&ptr("/params", &k), &tag);
+            let ty = IoType::parse(&tag).unwrap_or(IoType::String);
             if ty.is_artifact() {
                 r.errs.push(LowerError::new(
                     codes::INVALID_PIPELINE_VALUE,
@@ -816,7 +832,7 @@ impl Pipeline {
                         r.errs.push(LowerError::new(
                             codes::INVALID_PIPELINE_VALUE,
                             ptr(&p, "default"),
-                            format!("default `{s}` of parameter `{k}` is not a {}", ty.kiln()),
+                            format!("default `{s}` of parameter `{k}` is not {}", ty.with_article()),
                         ));
                         None
                     }
@@ -1067,25 +1083,13 @@ impl Pipeline {
                                         codes::ARTIFACT_TYPE_MISMATCH,
                                         ptr(&inp.ptr, "from"),
                                         format!(
-                                            "input `{}` of step `{}` needs a {}, but `{}` is {} {}",
+                                            "input `{}` of step `{}` needs {}, but `{}` is {} {}",
                                             inp.name,
                                             step.name,
-                                            et.kiln(),
+                                            et.with_article(),
                                             ref_text(&rf),
-                                            // "an HTML artifact", "an Int parameter", "a Dataset artifact"
-                                            if matches!(
-                                                gt.kiln().chars().next(),
-                                                Some('A' | 'E' | 'I' | 'O' | 'U' | 'H')
-                                            ) {
-                                                "an"
-                                            } else {
-                                                "a"
-                                            },
-                                            if gt.is_artifact() {
-                                                format!("{} artifact", gt.kiln())
-                                            } else {
-                                                format!("{} parameter", gt.kiln())
-                                            }
+                                            gt.with_article(),
+                                            if gt.is_artifact() { "artifact" } else { "parameter" }
                                         ),
                                     )
                                     .with_help(format!(
@@ -1127,8 +1131,8 @@ impl Pipeline {
                                     codes::INVALID_PIPELINE_VALUE,
                                     ptr(&inp.ptr, "value"),
                                     format!(
-                                        "`{val}` is not a {} (input `{}` of step `{}`)",
-                                        inp.ty.kiln(),
+                                        "`{val}` is not {} (input `{}` of step `{}`)",
+                                        inp.ty.with_article(),
                                         inp.name,
                                         step.name
                                     ),

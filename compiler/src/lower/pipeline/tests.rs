@@ -73,7 +73,7 @@ fn kfp_artifacts_params_and_dependencies() {
     let s = spec(
         "train",
         json!({
-            "params": { "lr": { "kind": "Float", "default": "0.001" } },
+            "params": { "lr": { "Float": { "default": 0.001 } } },
             "steps": {
                 "prep": { "image": "prep", "args": ["--out", "$(outputs.data)"], "outputs": { "data": { "kind": "Dataset" } } },
                 "train": {
@@ -197,7 +197,7 @@ fn k0412_cycles() {
 #[test]
 fn k0413_unknown_references_suggest() {
     let v = json!({
-        "params": { "epochs": { "kind": "Int", "default": "10" } },
+        "params": { "epochs": { "Int": { "default": 10 } } },
         "steps": {
             "prep": { "image": "p", "outputs": { "data": { "kind": "Dataset" } } },
             "train": { "image": "t", "args": ["$(params.epoch)"], "inputs": { "data": { "from": "steps.perp.outputs.data" } } },
@@ -373,7 +373,7 @@ fn kfp_loop_fan_in_and_exit_handler() {
     let s = spec(
         "pipeline-with-exit-handler",
         json!({
-            "params": { "message": { "kind": "String", "default": "Hello World!" } },
+            "params": { "message": { "String": { "default": "Hello World!" } } },
             "steps": { "print_op_2": { "image": "python:3.11", "inputs": { "message": { "from": "params.message" } } } },
             "on_exit": { "name": "print_op", "image": "python:3.11", "inputs": { "message": { "value": "Exit handler has worked!" } } }
         }),
