@@ -65,13 +65,11 @@ enum Command {
         /// Write one file per object into this directory instead of printing a stream.
         #[arg(long, short = 'o')]
         out_dir: Option<PathBuf>,
+        /// Manifest format; `json` also prints diagnostics as JSON (for machines).
         #[arg(long, value_enum, default_value_t = OutputFormat::Yaml)]
-        output: OutputFormat,
+        format: OutputFormat,
         #[command(flatten)]
         schemas: SchemaSources,
-        /// How to print diagnostics.
-        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
-        format: DiagnosticFormat,
     },
     /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked diffs).
     Plan {
@@ -136,11 +134,14 @@ fn main() -> ExitCode {
         Command::Build {
             paths,
             out_dir,
-            output,
-            schemas,
             format,
+            schemas,
         } => guard(&paths, || {
-            build(&paths, out_dir.as_deref(), output, &schemas, format)
+            let diagnostics = match format {
+                OutputFormat::Yaml => DiagnosticFormat::Human,
+                OutputFormat::Json => DiagnosticFormat::Json,
+            };
+            build(&paths, out_dir.as_deref(), format, &schemas, diagnostics)
         }),
         Command::Plan {
             target,

@@ -89,6 +89,27 @@ fn eval_prints_yaml_and_json() {
 }
 
 #[test]
+fn build_format_json_prints_a_manifest_list_and_json_diagnostics() {
+    let dir = scratch("build-json");
+    std::fs::write(
+        dir.join("main.kiln"),
+        "import \"kubeflow\" as kf\nkf.Profile \"team-a\" { owner = \"a@acme.com\" }\n",
+    )
+    .expect("write");
+    let json = kiln_in(&dir, &["build", "--format", "json", "main.kiln"]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON manifests");
+    assert_eq!(doc["kind"], "List");
+    assert_eq!(doc["items"][0]["kind"], "Profile");
+    // A project type has no Kubernetes form: the error comes back as JSON too.
+    std::fs::write(dir.join("bad.kiln"), "type T = { a: Int }\nT \"x\" { a = 1 }\n").expect("write");
+    let bad = kiln_in(&dir, &["build", "--format", "json", "bad.kiln"]);
+    assert_eq!(bad.code, 1);
+    let diagnostics: serde_json::Value = serde_json::from_str(&bad.stderr).expect("JSON diagnostics");
+    assert_eq!(diagnostics["diagnostics"][0]["code"], "K0703");
+}
+
+#[test]
 fn fmt_check_flags_unformatted_files_and_fmt_fixes_them() {
     let dir = scratch("fmt");
     std::fs::write(dir.join("a.kiln"), "let   x =   1 # keep me\n").expect("write");

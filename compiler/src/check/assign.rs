@@ -191,6 +191,15 @@ impl Checker<'_> {
             if matches!(exp, Ty::String) && !matches!(fnd, Ty::Record(_) | Ty::List(_) | Ty::Map(_)) {
                 d = d.with_help("turn it into text with interpolation: \"${...}\"");
             }
+            if let (Ty::Union(u), Ty::Record(_)) = (exp, fnd) {
+                let tags: Vec<&str> = u.variants.keys().map(|k| &**k).collect();
+                let first = tags.first().copied().unwrap_or("Tag");
+                d = d.with_help(format!(
+                    "write one of its variants, `{first} {{ ... }}` ({} has: {})",
+                    expected,
+                    tags.join(", ")
+                ));
+            }
             d
         };
         self.push(d);
