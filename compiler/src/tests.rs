@@ -499,3 +499,17 @@ fn a_bare_tag_of_the_expected_union_wins_over_a_built_in_type_name() {
     let e = errors("let x = Float { default = 1 }");
     assert!(e.starts_with("K0201"), "{e}");
 }
+
+#[test]
+fn references_through_lets_that_name_each_other_stop() {
+    // Found while writing reference following: lets in a cycle must stay a K0106, not a crash.
+    for lets in [
+        "let a = b\nlet b = a\n",
+        "let a = b with { x = 1 }\nlet b = a with { y = 2 }\n",
+    ] {
+        let e = errors(&format!(
+            "{lets}type P = {{ s: Map<Int> = {{}}, r?: Ref<Any> }}\nP \"p\" {{ s = a, r = s.x }}\n"
+        ));
+        assert!(e.contains("K0106"), "{e}");
+    }
+}

@@ -73,35 +73,40 @@ fn path_of(e: &Expr) -> Option<Vec<Segment<'_>>> {
     }
 }
 
+/// How many `let`s a reference follows through values (`a = b`, `b = c`, ...) before it stops
+/// looking: enough for real specs, and a bound for hostile ones.
+const MAX_LETS_FOLLOWED: u32 = 16;
+
 impl<'a> Checker<'a> {
     /// The entries written literally in `e`, outermost last (`base with { patch }` has both). A
     /// top-level `let` of this module is followed (`search = search` in an Experiment), unless a
-    /// local of that name might shadow it.
-    fn written_entries(&self, e: &'a Expr, own: Option<(usize, usize)>) -> Vec<&'a [RecordEntry]> {
+    /// local of that name might shadow it; `lets` counts the ones followed, so lets that name
+    /// each other (a cycle, reported as K0106 elsewhere) cannot make this loop.
+    fn written_entries(&self, e: &'a Expr, own: Option<(usize, usize)>, lets: u32) -> Vec<&'a [RecordEntry]> {
         match &e.kind {
             ExprKind::Record(entries) | ExprKind::Construct { fields: entries, .. } => vec![entries],
             ExprKind::With { base, patch } => {
                 let mut out = vec![patch.as_slice()];
-                out.extend(self.written_entries(base, own));
+                out.extend(self.written_entries(base, own, lets));
                 out
             }
-            ExprKind::Paren(inner) => self.written_entries(inner, own),
-            ExprKind::Name(_) => self
+            ExprKind::Paren(inner) => self.written_entries(inner, own, lets),
+            ExprKind::Name(_) if lets < MAX_LETS_FOLLOWED => self
                 .let_value(e, own)
-                .map(|v| self.written_entries(v, None))
+                .map(|v| self.written_entries(v, None, lets + 1))
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
 
     /// Whether every entry of `e` is written literally (so a missing key is really missing).
-    fn fully_written(&self, e: &'a Expr, own: Option<(usize, usize)>) -> bool {
+    fn fully_written(&self, e: &'a Expr, own: Option<(usize, usize)>, lets: u32) -> bool {
         match &e.kind {
             ExprKind::Record(_) | ExprKind::Construct { .. } => true,
-            ExprKind::With { base, .. } | ExprKind::Paren(base) => self.fully_written(base, own),
-            ExprKind::Name(_) => self
+            ExprKind::With { base, .. } | ExprKind::Paren(base) => self.fully_written(base, own, lets),
+            ExprKind::Name(_) if lets < MAX_LETS_FOLLOWED => self
                 .let_value(e, own)
-                .is_some_and(|v| self.fully_written(v, None)),
+                .is_some_and(|v| self.fully_written(v, None, lets + 1)),
             _ => false,
         }
     }
@@ -182,12 +187,14 @@ impl<'a> Checker<'a> {
                     return false;
                 }
             };
-            let entries = written.map(|w| self.written_entries(w, own)).unwrap_or_default();
+            let entries = written
+                .map(|w| self.written_entries(w, own, 0))
+                .unwrap_or_default();
             let entry = entries
                 .iter()
                 .flat_map(|es| es.iter())
                 .find(|en| en.key.name() == seg.name);
-            if entry.is_none() && !known && written.is_some_and(|w| self.fully_written(w, own)) {
+            if entry.is_none() && !known && written.is_some_and(|w| self.fully_written(w, own, 0)) {
                 let keys: Vec<&str> = entries
                     .iter()
                     .flat_map(|es| es.iter())
