@@ -275,3 +275,49 @@ pub fn check_format(source: &str) -> Result<String, String> {
     }
     Ok(formatted)
 }
+
+/// One random edit of a source text (property tests and the compiler's mutation test).
+#[derive(Debug, Clone)]
+pub enum Edit {
+    /// Delete up to `n` bytes at `at` (both taken modulo the text).
+    Delete(usize, usize),
+    /// Repeat up to `n` bytes at `at`.
+    Duplicate(usize, usize),
+    Insert(usize, char),
+}
+
+/// Nearest char boundary at or before `at % (len + 1)`.
+fn boundary(s: &str, at: usize) -> usize {
+    if s.is_empty() {
+        return 0;
+    }
+    let mut i = at % (s.len() + 1);
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `s` with `edits` applied in order; positions wrap, so any edit applies to any text.
+pub fn mutate(mut s: String, edits: &[Edit]) -> String {
+    for e in edits {
+        match *e {
+            Edit::Delete(at, n) => {
+                let a = boundary(&s, at);
+                let b = boundary(&s, a + n).max(a).min(s.len());
+                s.replace_range(a..b, "");
+            }
+            Edit::Duplicate(at, n) => {
+                let a = boundary(&s, at);
+                let b = boundary(&s, (a + n).min(s.len())).max(a);
+                let piece = s[a..b].to_string();
+                s.insert_str(b, &piece);
+            }
+            Edit::Insert(at, c) => {
+                let a = boundary(&s, at);
+                s.insert(a, c);
+            }
+        }
+    }
+    s
+}

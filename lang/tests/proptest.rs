@@ -1,7 +1,7 @@
 //! Property tests: random token soup and mutated fixtures never make `parse` or `format_source`
 //! panic (or hang), and whenever formatting succeeds it keeps its contract (same AST, idempotent).
 
-use kiln_lang::testing::check_format;
+use kiln_lang::testing::{Edit, check_format, mutate};
 use kiln_lang::{FileId, format::format_source, parse};
 use proptest::prelude::*;
 
@@ -98,13 +98,6 @@ fn soup() -> impl Strategy<Value = String> {
     })
 }
 
-#[derive(Debug, Clone)]
-enum Edit {
-    Delete(usize, usize),
-    Duplicate(usize, usize),
-    Insert(usize, char),
-}
-
 fn edits() -> impl Strategy<Value = Vec<Edit>> {
     let edit = prop_oneof![
         (any::<usize>(), 1usize..20).prop_map(|(at, n)| Edit::Delete(at, n)),
@@ -119,42 +112,6 @@ fn edits() -> impl Strategy<Value = Vec<Edit>> {
             .prop_map(|(at, c)| Edit::Insert(at, c)),
     ];
     prop::collection::vec(edit, 1..6)
-}
-
-/// Nearest char boundary at or before `at % len`.
-fn boundary(s: &str, at: usize) -> usize {
-    if s.is_empty() {
-        return 0;
-    }
-    let mut i = at % (s.len() + 1);
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn mutate(mut s: String, edits: &[Edit]) -> String {
-    for e in edits {
-        match *e {
-            Edit::Delete(at, n) => {
-                let a = boundary(&s, at);
-                let b = boundary(&s, a + n).max(a);
-                let b = if b < a { a } else { b.min(s.len()) };
-                s.replace_range(a..b.max(a), "");
-            }
-            Edit::Duplicate(at, n) => {
-                let a = boundary(&s, at);
-                let b = boundary(&s, (a + n).min(s.len())).max(a);
-                let piece = s[a..b].to_string();
-                s.insert_str(b, &piece);
-            }
-            Edit::Insert(at, c) => {
-                let a = boundary(&s, at);
-                s.insert(a, c);
-            }
-        }
-    }
-    s
 }
 
 fn exercise(src: &str) -> Result<(), TestCaseError> {
