@@ -7,6 +7,7 @@
 //! (K0804), ordered bounds (K0805), every parameter used (K0806) and every placeholder declared
 //! (K0807), objective metrics reported by the trial job and not repeated (K0802).
 
+use kiln_lang::diagnostic::did_you_mean;
 use serde_json::{Map, Value, json};
 
 use super::pod::{ContainerSpec, Usage, pod_spec, pod_template};
@@ -372,18 +373,14 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                         } else {
                             format!("/objective/additional_metrics/{}", i - 1)
                         };
-                        let best = declared
-                            .iter()
-                            .map(|d| (strsim::jaro_winkler(d, m), *d))
-                            .max_by(|a, b| a.0.total_cmp(&b.0))
-                            .filter(|(sc, _)| *sc > 0.8);
+                        let best = did_you_mean(m, declared.iter().copied());
                         let mut e = LowerError::new(
                             codes::OBJECTIVE_METRIC_UNDECLARED,
                             at,
                             format!("the trial job does not report the metric `{m}`"),
                         );
                         e = match best {
-                            Some((_, b)) => e.with_help(format!(
+                            Some(b) => e.with_help(format!(
                                 "did you mean `{b}`? the job reports: {}",
                                 declared.join(", ")
                             )),
@@ -505,17 +502,13 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
     for u in &used {
         if !known.contains(u) && !reported.contains(u) {
             reported.push(u.clone());
-            let best = names
-                .iter()
-                .map(|(_, tn, _)| (strsim::jaro_winkler(tn, u), tn.clone()))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .filter(|(sc, _)| *sc > 0.8);
+            let best = did_you_mean(u, names.iter().map(|(_, tn, _)| tn.as_str()));
             let mut e = LowerError::new(
                 codes::TRIAL_PARAMETER_UNKNOWN,
                 tp.clone(),
                 format!("the trial job uses `${{trialParameters.{u}}}`, which is not a search parameter"),
             );
-            if let Some((_, b)) = best {
+            if let Some(b) = best {
                 e = e.with_help(format!("did you mean `{b}`?"));
             }
             errs.push(e);

@@ -7,6 +7,7 @@
 //! Checks: exactly one predictor (K0814), canary traffic 0..100 (K0808), min <= max replicas
 //! (K0809), storageUri scheme (K0810).
 
+use kiln_lang::diagnostic::did_you_mean;
 use serde_json::{Map, Value, json};
 
 use super::pod::{ContainerSpec, Placement, Usage, usage as res_usage};
@@ -111,12 +112,7 @@ fn check_runtime(name: &str, format: &str, pointer: &str, ctx: &LowerContext, er
             }
         }
         None => {
-            let close = declared
-                .iter()
-                .map(|o| (strsim::jaro_winkler(&o.name, name), o.name.as_str()))
-                .filter(|(score, _)| *score > 0.85)
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((_, best)) = close {
+            if let Some(best) = did_you_mean(name, declared.iter().map(|o| o.name.as_str())) {
                 errs.push(
                     LowerError::new(
                         codes::RUNTIME_MISMATCH,

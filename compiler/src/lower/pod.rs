@@ -2,6 +2,7 @@
 //! their nodeSelector and tolerations), environment, volumes; the GPU and node-pool checks
 //! (K0501, K0503, K0504, K0505); and resource usage for the quota check.
 
+use kiln_lang::diagnostic::did_you_mean;
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -243,14 +244,14 @@ fn check_gpu(
             format!("no declared NodePool provides {}", describe(acc)),
         );
         let model = s(acc, "model").unwrap_or("");
-        let best = declared
-            .iter()
-            .filter_map(|(_, v)| v.get("accelerator").and_then(|a| s(a, "model")))
-            .map(|m| (strsim::jaro_winkler(m, model), m))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let best = did_you_mean(
+            model,
+            declared
+                .iter()
+                .filter_map(|(_, v)| v.get("accelerator").and_then(|a| s(a, "model"))),
+        );
         e = match best {
-            Some((_, m)) => e.with_help(format!(
+            Some(m) => e.with_help(format!(
                 "did you mean `{m}`? declared pools: {}",
                 available.join(", ")
             )),

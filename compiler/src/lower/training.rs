@@ -3,6 +3,7 @@
 //! size = workers x processes per worker = GPUs consistent (K0811), elastic min <= max and
 //! workers inside (K0812). Also used by Katib trial templates ([`job_body`]).
 
+use kiln_lang::diagnostic::did_you_mean;
 use serde_json::{Map, Value, json};
 
 use super::pod::{ContainerSpec, Placement, Usage, pod_spec, pod_template, usage};
@@ -183,19 +184,14 @@ fn check_topology(job: &Value, p: &str, valid: &[&str], errs: &mut Vec<LowerErro
     let fw = s(job, "framework").unwrap_or("pytorch");
     for role in obj(job, "roles").into_iter().flatten().map(|(k, _)| k) {
         if !valid.contains(&role.as_str()) {
-            let best = valid
-                .iter()
-                .map(|v| (strsim::jaro_winkler(&v.to_lowercase(), &role.to_lowercase()), *v))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let best = did_you_mean(role, valid.iter().copied());
             let mut e = LowerError::new(
                 codes::INVALID_ROLE,
                 ptr(&ptr(p, "roles"), role),
                 format!("`{role}` is not a replica role of a {fw} job"),
             );
             e = match best {
-                Some((score, b)) if score > 0.7 => {
-                    e.with_help(format!("did you mean `{b}`? roles: {}", valid.join(", ")))
-                }
+                Some(b) => e.with_help(format!("did you mean `{b}`? roles: {}", valid.join(", "))),
                 _ => e.with_help(format!("roles of a {fw} job: {}", valid.join(", "))),
             };
             errs.push(e);

@@ -406,14 +406,9 @@ fn entries(v: &Value, k: &str) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
-/// The best did-you-mean candidate among `options`.
+/// The best did-you-mean candidate among `options` (the one rule of all kiln diagnostics).
 pub(crate) fn did_you_mean<'a>(name: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    options
-        .into_iter()
-        .map(|o| (strsim::jaro_winkler(name, o), o))
-        .filter(|(s, _)| *s > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, o)| o.to_string())
+    kiln_lang::diagnostic::did_you_mean(name, options).map(String::from)
 }
 
 fn unknown(pointer: &str, what: &str, name: &str, options: &[String]) -> LowerError {
