@@ -723,7 +723,13 @@ impl<'a> Printer<'a> {
     fn literal(&mut self, value: &Literal, span: Span) -> R {
         match value {
             Literal::Int(_) | Literal::Float(_) => {
+                // As written (`1e-3` stays `1e-3`), but a negative pattern's span also covers the
+                // space between `-` and the digits: `- \t1` is written `-1`.
                 let text = self.text(span);
+                if text.contains(char::is_whitespace) && !text.contains('#') {
+                    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    return self.w(&compact);
+                }
                 self.w(text)
             }
             Literal::Bool(b) => self.w(if *b { "true" } else { "false" }),
