@@ -491,7 +491,9 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                         "/nas",
                         format!("the NAS trial parameter `{name}` is never used by the trial job"),
                     )
-                    .with_help("pass `kf.nas_params()` values to the job"),
+                    .with_help(
+                        "pass the `kf.nas_params()` placeholders to the job (`kf.nas_params().search_space`)",
+                    ),
                 );
             }
             trial_parameters.push(json!({"name": name, "description": description, "reference": reference}));
