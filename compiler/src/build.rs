@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 
 use kiln_lang::ast::{ExprKind, ItemKind, RecordEntry};
 use kiln_lang::{Diagnostic, Span};
-use serde_json::Value;
 
 use crate::Compiled;
 use crate::codes;
@@ -41,28 +40,30 @@ impl Built {
 /// Lowers, stamps and (with `schemas`) validates the objects of a successful compilation. An
 /// object of a user-defined type has no manifest form: K0703.
 pub fn build(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Built {
-    run(compiled, schemas, UserTypes::Reject)
+    run(compiled, schemas, Mode::Build)
 }
 
-/// The diagnostics of [`build`] for `kiln check`: the same lowering and validation, but objects
-/// of user-defined types are language-level values (`kiln eval` shows them), not an error.
+/// The diagnostics of [`build`] for `kiln check`: the same lowering, identity and schema checks,
+/// without stamping or keeping manifests; objects of user-defined types are language-level values
+/// (`kiln eval` shows them), not an error.
 pub fn check(compiled: &Compiled, schemas: Option<&SchemaSet>) -> Vec<Diagnostic> {
-    run(compiled, schemas, UserTypes::Skip).diagnostics
+    run(compiled, schemas, Mode::Check).diagnostics
 }
 
+/// `Build` keeps stamped manifests and rejects project types; `Check` only wants diagnostics.
 #[derive(Clone, Copy, PartialEq)]
-enum UserTypes {
-    Reject,
-    Skip,
+enum Mode {
+    Build,
+    Check,
 }
 
-fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, user_types: UserTypes) -> Built {
+fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
     let mut built = Built::default();
     if compiled.has_errors() {
         return built;
     }
     for object in compiled.objects.iter().filter(|o| !o.stdlib) {
-        if user_types == UserTypes::Reject {
+        if mode == Mode::Build {
             built.diagnostics.push(
                 Diagnostic::error(
                     codes::NOT_A_MANIFEST_TYPE,
@@ -81,20 +82,19 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, user_types: UserTypes) 
         }
     }
     let objects: Vec<&crate::Emitted> = compiled.objects.iter().filter(|o| o.stdlib).collect();
-    let values: Vec<Value> = objects.iter().map(|o| o.value.to_json()).collect();
+    // The context holds each object's JSON value; lowering reads it from there (one copy).
     let ctx = LowerContext::new(
         objects
             .iter()
-            .zip(&values)
-            .map(|(o, v)| (o.ty.clone(), o.name.clone(), v.clone())),
+            .map(|o| (o.ty.clone(), o.name.clone(), o.value.to_json())),
     );
     // Identity -> the declaration that produced it, to report duplicates on both.
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for (object, value) in objects.iter().zip(&values) {
+    for (object, in_context) in objects.iter().zip(&ctx.objects) {
         let input = LowerInput {
             ty: &object.ty,
             name: &object.name,
-            value,
+            value: &in_context.value,
         };
         let lowered = match lower::lower(&input, &ctx) {
             Ok(lowered) => lowered,
@@ -129,8 +129,10 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, user_types: UserTypes) 
                     continue;
                 }
             };
-            hash::set_source(&mut manifest, &source);
-            hash::stamp(&mut manifest);
+            if mode == Mode::Build {
+                hash::set_source(&mut manifest, &source);
+                hash::stamp(&mut manifest);
+            }
             let identity = identity(&manifest);
             if let Some(first) = seen.get(&identity) {
                 // `locate` re-parses the file: only on this error path, never per object.
@@ -152,7 +154,9 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, user_types: UserTypes) 
             if let Some(schemas) = schemas {
                 validate(schemas, &manifest, &compiled.sources, object.span, &mut built);
             }
-            built.manifests.push(manifest);
+            if mode == Mode::Build {
+                built.manifests.push(manifest);
+            }
         }
     }
     built

@@ -3,29 +3,14 @@
 //! compiles and lowers to manifests without diagnostics; the upstream ones are semantically equal
 //! to the upstream manifests they reproduce.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use kiln_compiler::lower::{LowerContext, LowerInput, lower, parse_quantity};
+use kiln_compiler::lower::parse_quantity;
 use kiln_compiler::source::MemoryLoader;
-use kiln_compiler::{Compiled, Options, compile_with_stdlib};
+use kiln_compiler::{Compiled, Options, compile};
 use serde_json::{Map, Value};
-
-/// Stand-in for `stdlib/pipeline.kiln` while it is being written elsewhere (kubeflow.kiln
-/// re-exports its types).
-const PIPELINE_STUB: &str = "type Pipeline = {}\ntype Step = {}\ntype Dataset = {}\ntype Model = {}\n\
-type Metrics = {}\ntype ClassificationMetrics = {}\ntype HTML = {}\ntype Markdown = {}\ntype Artifact = {}\n";
-
-fn stdlib() -> Vec<(&'static str, &'static str)> {
-    let mut lib: Vec<(&str, &str)> = kiln_compiler::resolve::STDLIB.to_vec();
-    if !lib.iter().any(|(n, _)| *n == "pipeline") {
-        lib.push(("pipeline", PIPELINE_STUB));
-    }
-    lib
-}
-
-fn compile(loader: &MemoryLoader, roots: &[String], options: &Options) -> Compiled {
-    compile_with_stdlib(loader, roots, options, &stdlib())
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -56,23 +41,23 @@ fn every_stdlib_module_checks_cleanly() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The example files of a folder, recursively, sorted.
+/// The example files of a folder, recursively, sorted; pipelines are tested by
+/// `pipeline_fidelity.rs`.
 fn kiln_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let pipeline = |p: &Path| {
+        p.ends_with("pipeline.kiln")
+            || p.components().any(|c| {
+                matches!(
+                    c.as_os_str().to_str(),
+                    Some("argo-workflows" | "kubeflow-pipelines" | "kfp-ir")
+                )
+            })
     };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !matches!(name, "argo-workflows" | "kubeflow-pipelines" | "kfp-ir") {
-                kiln_files(&p, out);
-            }
-        } else if p.extension().is_some_and(|e| e == "kiln") && !p.ends_with("pipeline.kiln") {
-            out.push(p);
-        }
-    }
+    out.extend(
+        kiln_lang::testing::kiln_files(dir)
+            .into_iter()
+            .filter(|p| !pipeline(p)),
+    );
 }
 
 /// Compiles and lowers one example file; returns its manifests or a readable failure.
@@ -83,37 +68,17 @@ fn build(path: &Path) -> Result<Vec<serde_json::Value>, String> {
     if compiled.has_errors() {
         return Err(render(&compiled));
     }
-    let ctx = LowerContext::new(
-        compiled
-            .objects
+    // The stages `kiln build` runs, so this tests what users get (stamps are normalised away).
+    let built = kiln_compiler::build::build(&compiled, None);
+    if built.has_errors() {
+        let lines: Vec<String> = built
+            .diagnostics
             .iter()
-            .map(|o| (o.ty.clone(), o.name.clone(), o.value.to_json())),
-    );
-    let mut out = Vec::new();
-    let mut errs = Vec::new();
-    for o in &ctx.objects {
-        match lower(
-            &LowerInput {
-                ty: &o.ty,
-                name: &o.name,
-                value: &o.value,
-            },
-            &ctx,
-        ) {
-            Ok(m) => out.extend(m),
-            Err(e) => errs.extend(e.into_iter().map(|e| {
-                format!(
-                    "{} {} at {}: {} ({:?})",
-                    e.code.id, o.name, e.pointer, e.message, e.help
-                )
-            })),
-        }
+            .map(|d| format!("{} {} ({:?})", d.code.id, d.message, d.help))
+            .collect();
+        return Err(lines.join("\n"));
     }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        Err(errs.join("\n"))
-    }
+    Ok(built.manifests.into_iter().map(|m| m.value().clone()).collect())
 }
 
 #[test]
@@ -284,16 +249,9 @@ fn normalise(v: &Value, key: &str, parent: &str) -> Value {
                 if x.is_null() || k == "generation" {
                     continue;
                 }
-                if k == "labels" && key == "metadata" {
-                    let l: Map<String, Value> = x
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| !k.starts_with("kiln.dev/"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    if !l.is_empty() {
-                        out.insert(k.clone(), normalise(&Value::Object(l), k, key));
+                if matches!(k.as_str(), "labels" | "annotations") && key == "metadata" {
+                    if let Some(kept) = common::without_kiln_keys(x) {
+                        out.insert(k.clone(), normalise(&Value::Object(kept), k, key));
                     }
                     continue;
                 }

@@ -19,9 +19,10 @@
 //!
 //! The shared folder is `$KILN_SHARED`, default `../shared` next to the workspace.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use kiln_compiler::lower::{LowerContext, LowerInput, lower};
 use kiln_compiler::source::{LoadError, SourceLoader};
 use kiln_compiler::{Options, compile};
 use serde_json::{Map, Value};
@@ -63,30 +64,14 @@ fn build(rel: &str) -> Vec<Value> {
         "{rel} does not compile:\n{}",
         kiln_compiler::render::render_plain(&compiled.diagnostics, &compiled.sources, 100)
     );
-    let ctx = LowerContext::new(
-        compiled
-            .objects
-            .iter()
-            .map(|o| (o.ty.clone(), o.name.clone(), o.value.to_json())),
+    // The stages `kiln build` runs, so this tests what users get (stamps are normalised away).
+    let built = kiln_compiler::build::build(&compiled, None);
+    assert!(
+        !built.has_errors(),
+        "{rel} does not lower:\n{}",
+        kiln_compiler::render::render_plain(&built.diagnostics, &compiled.sources, 100)
     );
-    let mut out = Vec::new();
-    let mut errs = Vec::new();
-    for o in &ctx.objects {
-        let input = LowerInput {
-            ty: &o.ty,
-            name: &o.name,
-            value: &o.value,
-        };
-        match lower(&input, &ctx) {
-            Ok(m) => out.extend(m),
-            Err(e) => errs.extend(
-                e.into_iter()
-                    .map(|e| format!("{} {} at {}: {}", e.code.id, o.name, e.pointer, e.message)),
-            ),
-        }
-    }
-    assert!(errs.is_empty(), "{rel} does not lower:\n{}", errs.join("\n"));
-    out
+    built.manifests.into_iter().map(|m| m.value().clone()).collect()
 }
 
 fn yaml_docs(path: &Path) -> Vec<Value> {
@@ -116,14 +101,7 @@ fn normalise(v: &Value, key: &str) -> Value {
                     continue;
                 }
                 if matches!(k.as_str(), "labels" | "annotations") && key == "metadata" {
-                    let kept: Map<String, Value> = x
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| !k.starts_with("kiln.dev/"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    if !kept.is_empty() {
+                    if let Some(kept) = common::without_kiln_keys(x) {
                         out.insert(k.clone(), Value::Object(kept));
                     }
                     continue;

@@ -36,16 +36,7 @@ fn prepare(doc: &Document, label: &str) -> (serde_json::Value, Vec<String>) {
         && !meta.contains_key("generateName")
     {
         let stem = doc.file.file_stem().and_then(|s| s.to_str()).unwrap_or("unnamed");
-        let name: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let name = kiln_compiler::lower::dns_label(stem, 63);
         notes.push(format!("{label}: no name or generateName; named it {name}"));
         meta.insert("name".into(), name.into());
     }

@@ -268,18 +268,7 @@ pub(crate) fn control_plane_script(
 /// `kiln-<prefix>-<8 hex>`, a valid DNS-1123 label of at most 63 characters.
 fn namespace_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut clean: String = prefix
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    clean.truncate(40);
-    let clean = clean.trim_matches('-');
+    let clean = kiln_compiler::lower::dns_label(prefix, 40);
     let mut h = RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     h.write_u32(std::process::id());

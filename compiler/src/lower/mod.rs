@@ -433,8 +433,9 @@ pub(crate) fn check_name(input: &LowerInput, max: usize, errs: &mut Vec<LowerErr
     }
 }
 
-/// A DNS-1123 label close to `s`.
-fn suggest_name(s: &str, max: usize) -> String {
+/// `s` as a DNS-1123 label of at most `max` characters: lowercase ASCII letters and digits,
+/// anything else a `-`, no `-` at either end (empty when nothing is left).
+pub fn dns_label(s: &str, max: usize) -> String {
     let mut out: String = s
         .chars()
         .map(|c| {
@@ -446,8 +447,13 @@ fn suggest_name(s: &str, max: usize) -> String {
         })
         .collect();
     out.truncate(max);
-    let t = out.trim_matches('-').to_string();
-    if t.is_empty() { "name".into() } else { t }
+    out.trim_matches('-').to_string()
+}
+
+/// A DNS-1123 label close to `s`, for a help line.
+fn suggest_name(s: &str, max: usize) -> String {
+    let label = dns_label(s, max);
+    if label.is_empty() { "name".into() } else { label }
 }
 
 /// `metadata` of a manifest: name, namespace (when given), labels and annotations (when any).
