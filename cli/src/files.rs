@@ -564,6 +564,7 @@ pub fn write_manifests(
             Span::new(file, 0, 0),
             "given to -o",
         )
+        .with_help("check that the folder can be created and written to")
     };
     if let Err(e) = std::fs::create_dir_all(dir) {
         let d = io_error(&mut sources, format!("cannot create {shown}: {e}"));
