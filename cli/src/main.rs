@@ -63,7 +63,8 @@ enum Command {
     Build {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Write one file per object into this directory instead of printing a stream.
+        /// Write one file per object (`<kind>_<namespace>_<name>.yaml`) into this directory
+        /// instead of printing a stream; never through a symlink.
         #[arg(long, short = 'o')]
         out_dir: Option<PathBuf>,
         /// Manifest format; `json` also prints diagnostics as JSON (for machines).

@@ -401,6 +401,30 @@ mod tests {
     }
 
     #[test]
+    fn every_manifest_name_and_namespace_is_checked_whoever_made_it() {
+        let m = |api: &str, ns: Option<&str>, name: &str| {
+            let mut meta = serde_json::json!({ "name": name });
+            if let Some(ns) = ns {
+                meta["namespace"] = serde_json::json!(ns);
+            }
+            Manifest::new(serde_json::json!({"apiVersion": api, "kind": "K", "metadata": meta})).unwrap()
+        };
+        assert_eq!(identity_problem(&m("v1", Some("ns"), "a.b-c")), None);
+        for (ns, name) in [
+            (Some("ns"), "evil/../../x"),
+            (Some("ns"), ".."),
+            (Some("a.b"), "x"),
+            (Some("../x"), "x"),
+            (None, "Upper"),
+        ] {
+            assert!(identity_problem(&m("v1", ns, name)).is_some(), "{ns:?} {name}");
+        }
+        let rbac = "rbac.authorization.k8s.io/v1";
+        assert_eq!(identity_problem(&m(rbac, None, "system:controller:x")), None);
+        assert!(identity_problem(&m(rbac, None, "a/b")).is_some());
+    }
+
+    #[test]
     fn dotted_paths() {
         assert_eq!(dotted("/spec/workers"), "spec.workers");
     }
