@@ -337,12 +337,9 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, String> {
                     }
                     files.extend(scan.files);
                     for (at, why) in &scan.refused {
-                        refused.push(refusal(
-                            &mut refused_sources,
-                            &project.show(at.as_str()),
-                            &format!("found by scanning `{typed}`"),
-                            why,
-                        ));
+                        let found = format!("found by scanning `{typed}`");
+                        let d = refusal(&mut refused_sources, &project.show(at.as_str()), &found, why);
+                        refused.push(d.with_note(found));
                     }
                 }
                 Err(why) => refused.push(refusal(&mut refused_sources, &typed, "given here", &why)),
