@@ -510,16 +510,16 @@ impl<T: Tree> crate::source::SourceLoader for ConfinedLoader<T> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use std::collections::BTreeMap;
 
     /// A tree in memory: files, folders (implied by paths), symlinks and special entries.
     #[derive(Default)]
-    struct Mem(BTreeMap<String, Entry>, BTreeMap<String, String>);
+    pub struct Mem(BTreeMap<String, Entry>, BTreeMap<String, String>);
 
     impl Mem {
-        fn file(mut self, path: &str, text: &str) -> Self {
+        pub fn file(mut self, path: &str, text: &str) -> Self {
             self.0.insert(
                 path.into(),
                 Entry::File {
@@ -529,7 +529,7 @@ mod tests {
             self.1.insert(path.into(), text.into());
             self
         }
-        fn link(mut self, path: &str, target: &str) -> Self {
+        pub fn link(mut self, path: &str, target: &str) -> Self {
             self.0.insert(
                 path.into(),
                 Entry::Symlink {
@@ -538,7 +538,7 @@ mod tests {
             );
             self
         }
-        fn special(mut self, path: &str, kind: Special) -> Self {
+        pub fn special(mut self, path: &str, kind: Special) -> Self {
             self.0.insert(path.into(), Entry::Special(kind));
             self
         }
@@ -575,6 +575,12 @@ mod tests {
             Ok(names.into_iter().collect())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::Mem;
+    use super::*;
 
     fn p(s: &str) -> ProjectPath {
         ProjectPath::parse(s).unwrap()
@@ -651,5 +657,59 @@ mod tests {
             .map(|(path, r)| (path.as_str(), r.code().id))
             .collect();
         assert_eq!(refused, [("evil.kiln", "K0111"), ("fifo.kiln", "K0113")]);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Random trees of folders, files and symlinks (targets among `.`, `..`, siblings, deep
+    //! climbs and absolute paths): resolution and scans always end, and never yield a path
+    //! that is not a real regular `.kiln` file of the tree.
+    use super::tests_support::Mem;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(".".to_string()),
+            Just("..".to_string()),
+            Just("../..".to_string()),
+            Just("../../../../x.kiln".to_string()),
+            Just("/etc/passwd".to_string()),
+            "[ab]{1,2}(/[ab]{1,2}){0,2}(\\.kiln)?",
+            "\\.\\./[ab]{1,2}(\\.kiln)?",
+        ]
+    }
+
+    fn entry() -> impl Strategy<Value = (String, Option<String>)> {
+        ("[ab]{1,2}(/[ab]{1,2}){0,2}(\\.kiln)?", prop::option::of(target()))
+    }
+
+    proptest! {
+        #[test]
+        fn scans_and_reads_end_and_stay_inside(entries in prop::collection::vec(entry(), 0..24)) {
+            let mut tree = Mem::default();
+            for (path, link) in &entries {
+                tree = match link {
+                    Some(target) => tree.link(path, target),
+                    None => tree.file(path, "let x = 1\n"),
+                };
+            }
+            let scan = scan(&tree, &ProjectPath::root()).unwrap_or_default();
+            for found in &scan.files {
+                prop_assert!(found.real.is_kiln_source());
+                let is_file = matches!(tree.entry(&found.real), Ok(Entry::File { .. }));
+                prop_assert!(is_file, "{:?}", found);
+            }
+            for (path, _) in &entries {
+                if let Ok(p) = ProjectPath::parse(path)
+                    && let Ok(resolved) = resolve(&tree, &p)
+                {
+                    let unresolved = matches!(resolved.entry, Entry::Symlink { .. });
+                    prop_assert!(!unresolved);
+                    let _ = read_source(&tree, &p, 100);
+                }
+            }
+        }
     }
 }
