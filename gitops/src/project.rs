@@ -120,7 +120,7 @@ pub fn parse(text: &str, file: FileId, tree: &dyn RepoTree) -> (Option<Project>,
                     span(e.span()),
                     message,
                 )
-                .with_help("see docs/project.md for the format of kiln.toml"),
+                .with_help("see docs/gitops.md for the format of kiln.toml"),
             );
             return (None, diags);
         }
