@@ -129,9 +129,10 @@ pub struct Revision {
 }
 
 impl GitSource {
-    /// Opens a local repository (a bare one, or the `.git` of a work tree, which is not read).
+    /// Opens a local repository (a bare one, or the one holding `path` in its work tree; the
+    /// work tree itself is never read).
     pub fn open(path: &Path) -> Result<GitSource, GitError> {
-        let repo = Repository::open(path).map_err(|e| {
+        let repo = Repository::discover(path).map_err(|e| {
             GitError(format!(
                 "{} is not a Git repository ({})",
                 path.display(),

@@ -8,6 +8,7 @@
 //!   changed, and kept on disk between runs.
 //! * [`review`]: desired-against-desired plans between two commits; [`resources`] for the
 //!   resource, cost and quota deltas; [`render`] for text, Markdown (PR comment) and JSON.
+//! * [`planfile`]: the reviewed plan `kiln apply plan.json` applies, or refuses when stale.
 //! * [`codes`]: the `K11xx` diagnostic codes.
 //!
 //! Dependencies flow one way: this crate uses `kiln-compiler` and `kiln-reconciler`; the CLI
@@ -16,6 +17,7 @@
 pub mod codes;
 pub mod git;
 pub mod incremental;
+pub mod planfile;
 pub mod project;
 pub mod render;
 pub mod resources;

@@ -60,14 +60,14 @@ pub struct Request<'a> {
 }
 
 /// One side of the comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CommitRef {
     /// As given (`main`, `HEAD~1`, a hash).
     #[serde(rename = "ref")]
     pub spec: String,
     pub commit: String,
     /// The full ref it named (`refs/heads/main`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reference: Option<String>,
 }
 
