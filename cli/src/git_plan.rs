@@ -156,11 +156,13 @@ pub fn plan(args: &GitArgs, target: &Target, detailed_exitcode: bool) -> ExitCod
     };
     let mut live_json = serde_json::Map::new();
     let mut live_text = String::new();
+    let mut blocked = false;
     if args.cluster && !review.failed {
         match live_layer(args, target, &review, &repo_shown) {
-            Ok((text, json)) => {
-                live_text = text;
-                live_json = json;
+            Ok(live) => {
+                live_text = live.text;
+                live_json = live.json;
+                blocked = live.blocked;
             }
             Err(e) => return fail(e),
         }
@@ -177,6 +179,12 @@ pub fn plan(args: &GitArgs, target: &Target, detailed_exitcode: bool) -> ExitCod
             }
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
+    }
+    if blocked {
+        eprintln!(
+            "error: some changes are blocked in the cluster (see the live plan); no plan file was written."
+        );
+        return ExitCode::from(EXIT_DIAGNOSTICS);
     }
     match review.detailed_exit_code() {
         1 => ExitCode::from(EXIT_DIAGNOSTICS),
@@ -218,13 +226,22 @@ fn options(app: &App, prune: bool) -> Options {
     opts
 }
 
-/// Plans each app's head against the cluster; writes the plan file when asked.
+/// The head against the cluster, per app.
+struct LiveLayer {
+    text: String,
+    json: serde_json::Map<String, serde_json::Value>,
+    /// Some change cannot be made as planned (conflict, mass prune, ...).
+    blocked: bool,
+}
+
+/// Plans each app's head against the cluster; writes the plan file when asked and nothing is
+/// blocked (a blocked plan cannot be applied as reviewed).
 fn live_layer(
     args: &GitArgs,
     target: &Target,
     review: &ReviewPlan,
     repo_shown: &str,
-) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
+) -> Result<LiveLayer, String> {
     let (source, _) = open_source(
         args.repo.as_deref(),
         &cache_dir(args),
@@ -243,6 +260,7 @@ fn live_layer(
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     let mut recorded = Vec::new();
+    let mut blocked = false;
     for plan_app in &review.apps {
         let Some(app) = apps.iter().find(|a| a.name == plan_app.name) else {
             continue;
@@ -264,6 +282,7 @@ fn live_layer(
             app.name.clone(),
             serde_json::from_str(&output::render_json(&planned.plan)).unwrap_or_default(),
         );
+        blocked |= planned.plan.is_blocked();
         recorded.push(record_app(
             app,
             target.prune,
@@ -272,7 +291,7 @@ fn live_layer(
             &planned.live,
         ));
     }
-    if let Some(out) = &args.out {
+    if let Some(out) = args.out.as_ref().filter(|_| !blocked) {
         let file = PlanFile {
             kind: PLAN_FILE_KIND.to_string(),
             version: PLAN_FILE_VERSION,
@@ -285,7 +304,7 @@ fn live_layer(
             serde_json::to_string_pretty(&file).map_err(|e| format!("cannot serialise the plan: {e}"))?;
         std::fs::write(out, body + "\n").map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     }
-    Ok((text, json))
+    Ok(LiveLayer { text, json, blocked })
 }
 
 fn apps_at(snapshot: &kiln_gitops::tree::Snapshot<'_>, target: &Target) -> Result<Vec<App>, String> {
