@@ -359,6 +359,11 @@ fn apply_file(target: &Target, args: &GitArgs) -> Result<ExitCode, String> {
     // 1. The branch must still be at the planned commit.
     let mut stale = Vec::new();
     if let Some(reference) = &file.head.reference {
+        let mut creds = Credentials::from_env().map_err(|e| e.to_string())?;
+        if let Some(path) = args.git_token_file.as_deref() {
+            creds = creds.with_token_file(path).map_err(|e| e.to_string())?;
+        }
+        source.refresh(reference, &creds).map_err(|e| e.to_string())?;
         let now = source.resolve(&file.head.spec).map_err(|e| e.to_string())?;
         if now.commit.to_string() != file.head.commit {
             stale.push(format!(

@@ -198,9 +198,12 @@ impl GitSource {
                 spec.to_string(),
             ]
         } else {
+            // A clone in CI often has no local branch, only the remote's.
             vec![
                 format!("refs/heads/{spec}"),
                 format!("refs/tags/{spec}"),
+                format!("refs/remotes/origin/{spec}"),
+                format!("refs/remotes/{spec}"),
                 spec.to_string(),
             ]
         };
@@ -237,6 +240,40 @@ impl GitSource {
             commit: commit.id(),
             reference: None,
         })
+    }
+
+    /// Brings a remote-tracking ref (`refs/remotes/origin/main`) of a local repository up to
+    /// date with its remote, so that a later [`GitSource::resolve`] sees where the branch is now.
+    /// Other refs are left alone (a local branch moves only by local commits).
+    pub fn refresh(&self, reference: &str, creds: &Credentials) -> Result<(), GitError> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
+        let Some((remote_name, branch)) = reference
+            .strip_prefix("refs/remotes/")
+            .and_then(|r| r.split_once('/'))
+        else {
+            return Ok(());
+        };
+        let mut remote = self.repo.find_remote(remote_name).map_err(|e| {
+            GitError(format!(
+                "the remote `{remote_name}` is not usable: {}",
+                e.message()
+            ))
+        })?;
+        let shown = remote
+            .url()
+            .map(redact_url)
+            .unwrap_or_else(|| remote_name.to_string());
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(callbacks(creds));
+        remote
+            .fetch(
+                &[format!("+refs/heads/{branch}:{reference}")],
+                Some(&mut options),
+                None,
+            )
+            .map_err(|e| GitError(format!("cannot fetch {shown}: {}", scrub(e.message(), creds))))
     }
 
     /// The files of one commit.
