@@ -9,6 +9,7 @@
 
 mod cluster;
 mod files;
+mod git_plan;
 
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -73,10 +74,13 @@ enum Command {
         #[command(flatten)]
         schemas: SchemaSources,
     },
-    /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked diffs).
+    /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked
+    /// diffs), or with --git-base/--git-head what a pull request changes (no cluster needed).
     Plan {
         #[command(flatten)]
         target: cluster::Target,
+        #[command(flatten)]
+        git: git_plan::GitArgs,
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -87,11 +91,21 @@ enum Command {
     /// of the project directory (the first path if a directory, else its parent directory),
     /// lowercased with other characters turned into `-`, or `kiln`; its parent ConfigMap is
     /// `kiln-<applyset>` in --applyset-namespace.
+    ///
+    /// Given a plan file (`kiln plan --git-base .. --git-head .. --cluster --out plan.json`),
+    /// applies exactly that plan, and refuses it, touching nothing, when the branch moved past
+    /// the planned commit or a planned object changed in the cluster since.
     Apply {
         #[command(flatten)]
         target: cluster::Target,
         #[command(flatten)]
         flags: cluster::ApplyFlags,
+        /// Where fetched repositories and compiled results are kept (plan files of a remote).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// File holding the HTTPS token (plan files of a remote).
+        #[arg(long)]
+        git_token_file: Option<PathBuf>,
     },
     /// Format .kiln files in place (or only check with --check).
     Fmt {
@@ -147,12 +161,41 @@ fn main() -> ExitCode {
         }),
         Command::Plan {
             target,
+            git,
             detailed_exitcode,
-        } => guard(&target.paths, || cluster::plan(&target, detailed_exitcode)),
-        Command::Apply { target, flags } => guard(&target.paths, || cluster::apply(&target, &flags)),
+        } if git.active() => guard(&target.paths, || git_plan::plan(&git, &target, detailed_exitcode)),
+        Command::Plan {
+            target,
+            detailed_exitcode,
+            ..
+        } => guard(&target.paths, || {
+            needs_paths(&target.paths).unwrap_or_else(|| cluster::plan(&target, detailed_exitcode))
+        }),
+        Command::Apply {
+            target,
+            cache_dir,
+            git_token_file,
+            ..
+        } if git_plan::is_plan_file(&target.paths) => guard(&target.paths, || {
+            git_plan::apply(&target, &git_plan::GitArgs::for_apply(cache_dir, git_token_file))
+        }),
+        Command::Apply { target, flags, .. } => guard(&target.paths, || {
+            needs_paths(&target.paths).unwrap_or_else(|| cluster::apply(&target, &flags))
+        }),
         Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
+}
+
+/// `plan` and `apply` need spec paths unless they plan between commits or apply a plan file.
+fn needs_paths(paths: &[PathBuf]) -> Option<ExitCode> {
+    if paths.is_empty() {
+        eprintln!(
+            "error: give the .kiln files or directories to plan or apply (or --git-base/--git-head, or a plan file)"
+        );
+        return Some(ExitCode::from(2));
+    }
+    None
 }
 
 /// Runs a command; if kiln itself panics, prints one line naming the input and asking for a report.
