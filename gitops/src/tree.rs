@@ -146,14 +146,15 @@ impl<'r> Snapshot<'r> {
             return Err(LoadError::new("not a regular file"));
         }
         if size > limit {
-            return Err(LoadError::new(format!("{what} larger than {limit} bytes is not read")));
+            return Err(LoadError::new(format!(
+                "{what} larger than {limit} bytes is not read"
+            )));
         }
         let blob = self
             .repo
             .find_blob(oid)
             .map_err(|_| LoadError::new("the repository is damaged (missing blob)"))?;
-        String::from_utf8(blob.content().to_vec())
-            .map_err(|_| LoadError::new("the file is not valid UTF-8"))
+        String::from_utf8(blob.content().to_vec()).map_err(|_| LoadError::new("the file is not valid UTF-8"))
     }
 
     fn walk(&self, tree: &Tree<'_>, prefix: &str, out: &mut Vec<String>) {
