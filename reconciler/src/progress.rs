@@ -31,9 +31,12 @@ pub enum Progress {
     WaitDone,
 }
 
+/// A function receiving progress events.
+type Receiver = dyn Fn(&Progress) + Send + Sync;
+
 /// Where progress events go. The default drops them.
 #[derive(Clone, Default)]
-pub struct ProgressSink(Option<Arc<dyn Fn(&Progress) + Send + Sync>>);
+pub struct ProgressSink(Option<Arc<Receiver>>);
 
 impl ProgressSink {
     /// A sink calling `f` for each event (from the task running the reconcile).
