@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::Oid;
 use kiln_compiler::manifest::validate::SchemaSet;
 use kiln_compiler::render;
 use kiln_compiler::{Options, build, compile};
@@ -23,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::project::{App, RepoTree};
-use crate::tree::{Resolved, Snapshot};
+use crate::tree::Snapshot;
 
 /// The price and shape of a declared node pool (NodePools produce no manifest; the planner
 /// needs them for cost estimates).
@@ -154,14 +153,10 @@ pub fn still_valid(previous: &AppBuild, snapshot: &Snapshot<'_>, app: &App) -> b
     if previous.app != app.name || snapshot.app_roots(app) != previous.roots {
         return false;
     }
-    let zero = Oid::zero().to_string();
     previous
         .deps
         .iter()
-        .all(|(path, oid)| match snapshot.resolve(path) {
-            Ok(Resolved::Blob(now)) => now.to_string() == *oid,
-            Ok(Resolved::Tree(_)) | Err(_) => *oid == zero,
-        })
+        .all(|(path, oid)| snapshot.fingerprint(path).to_string() == *oid)
 }
 
 /// Results kept on disk between runs, a few per app.

@@ -49,7 +49,7 @@ impl Usage {
 }
 
 /// Requests per namespace (cluster-scoped objects under `""`).
-pub fn usage_by_namespace(manifests: &[Value]) -> BTreeMap<String, Usage> {
+pub fn usage_by_namespace(manifests: &[&Value]) -> BTreeMap<String, Usage> {
     let mut out: BTreeMap<String, Usage> = BTreeMap::new();
     for m in manifests {
         let ns = m["metadata"]["namespace"].as_str().unwrap_or("").to_string();
@@ -196,7 +196,7 @@ mod tests {
             "Master": {"replicas": 1, "template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "4", "memory": "16Gi"}}}]}}},
             "Worker": {"replicas": 3, "template": {"spec": {"nodeSelector": {"nvidia.com/gpu.product": "a100"},
                 "containers": [{"resources": {"requests": {"cpu": "500m"}, "limits": {"nvidia.com/gpu": "2", "memory": "8Gi"}}}]}}}}}});
-        let u = &usage_by_namespace(&[job])["ml"];
+        let u = &usage_by_namespace(&[&job])["ml"];
         assert_eq!(u.cpu_milli, 4000 + 3 * 500);
         assert_eq!(u.memory_bytes, (16 + 3 * 8) << 30);
         assert_eq!(u.gpus["a100"], 6);

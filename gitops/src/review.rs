@@ -419,7 +419,9 @@ pub fn plan_commits(source: &GitSource, request: &Request<'_>) -> Result<ReviewP
             .filter(|b| !b.failed)
             .map_or(&empty, |b| &b.manifests);
         let after = head_build.as_ref().map_or(&empty, |b| &b.manifests);
-        let changes = if failed {
+        // A head reused from the base is the base: nothing to compare.
+        let same = head_how == Provenance::Reused && in_base.is_some() && in_base == in_head;
+        let changes = if failed || same {
             Vec::new()
         } else {
             compare(before, after)
@@ -455,13 +457,13 @@ pub fn plan_commits(source: &GitSource, request: &Request<'_>) -> Result<ReviewP
         return Ok(plan);
     }
     // 5. Resources, cost, quotas.
-    let all = |builds: &[AppBuild]| -> Vec<Value> {
+    fn all(builds: &[AppBuild]) -> Vec<&Value> {
         builds
             .iter()
             .filter(|b| !b.failed)
-            .flat_map(|b| b.manifests.iter().cloned())
+            .flat_map(|b| b.manifests.iter())
             .collect()
-    };
+    }
     let base_all = all(&base_builds);
     let head_all = all(&plan.head_builds);
     let mut pools: Vec<NodePoolPrice> = plan
@@ -728,7 +730,7 @@ fn leaves(before: &Value, after: &Value, path: String, out: &mut Vec<FieldChange
 }
 
 /// Headroom of every Profile's quota at the head.
-fn quotas(manifests: &[Value], usage: &BTreeMap<String, Usage>) -> Vec<QuotaHeadroom> {
+fn quotas(manifests: &[&Value], usage: &BTreeMap<String, Usage>) -> Vec<QuotaHeadroom> {
     use crate::resources::{format_cpu, format_memory};
     use kiln_compiler::units::Quantity;
     let mut out = Vec::new();

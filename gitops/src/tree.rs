@@ -1,59 +1,121 @@
 //! One commit's files, read from the object database: the [`SourceLoader`] the compiler reads a
 //! commit through, and the [`RepoTree`] the project file is checked against.
 //!
-//! Confinement (a pull request is untrusted input): every path is resolved inside the commit's
-//! tree only, component by component.
-//! * An absolute path, or one whose `..` climbs above the root, is refused.
-//! * A symbolic link (a blob of mode 120000) is followed inside the tree: its target is joined
-//!   to the link's directory and resolved again, at most [`MAX_LINKS`] times; an absolute
-//!   target or one that climbs above the root is refused. The machine's file system is never
-//!   read, whatever the link says.
-//! * Only regular blobs (modes 100644, 100755) are read; submodules and directories are refused.
-//! * The size is read from the object header before the blob: a file above [`MAX_FILE_BYTES`]
-//!   is refused without being loaded.
+//! Confinement (a pull request is untrusted input) is the compiler's own, shared with the file
+//! system loader: [`GitTree`] only reports what a commit's tree holds (an entry of mode 120000 is
+//! a symlink, 160000 a submodule, i.e. not a regular file; sizes come from the object header,
+//! before any blob is read) and `kiln_compiler::source::confined` applies every rule: no path
+//! leaves the tree, symlinks are resolved inside the tree only (a Git tree can place no absolute
+//! target inside itself), only regular `.kiln` blobs are read, and nothing over
+//! [`MAX_FILE_BYTES`] is loaded.
 //!
-//! Refusals say what rule was broken, never a link's target or a file's content. Every file
-//! loaded (or that failed to load) is recorded with its blob id ([`Snapshot::take_loaded`]): that list is an app's
-//! dependencies for incremental replanning ([`crate::incremental`]).
+//! Every file loaded (or that failed to load) is recorded with the blob it resolves to
+//! ([`Snapshot::take_loaded`]): that list is an app's dependencies for incremental replanning
+//! ([`crate::incremental`]).
 
 use std::cell::RefCell;
+use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, Tree};
-use kiln_compiler::source::{LoadError, SourceLoader, normalize_path};
+use kiln_compiler::source::confined::{self, Entry, ProjectPath, Refusal, Special};
+use kiln_compiler::source::{LoadError, SourceLoader};
 
 use crate::project::{EntryKind, RepoTree};
 
 /// The largest spec file read (a spec this big is certainly not hand-written).
-pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
-/// Symbolic links followed while resolving one path (as Linux's `MAXSYMLINKS`).
-pub const MAX_LINKS: u32 = 40;
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// The longest symlink target read (Linux's PATH_MAX).
+const MAX_LINK_BYTES: usize = 4096;
 
 const MODE_TREE: i32 = 0o040000;
 const MODE_BLOB: i32 = 0o100644;
 const MODE_EXEC: i32 = 0o100755;
 const MODE_LINK: i32 = 0o120000;
-const MODE_COMMIT: i32 = 0o160000;
+
+/// A commit's tree as a `confined::Tree`: it reports entries, the rules are applied elsewhere.
+pub struct GitTree<'r> {
+    repo: &'r Repository,
+    tree: Tree<'r>,
+}
+
+impl GitTree<'_> {
+    /// The mode and object id at `path` (`None`: nothing there).
+    fn at(&self, path: &ProjectPath) -> Option<(i32, Oid)> {
+        if path.is_root() {
+            return Some((MODE_TREE, self.tree.id()));
+        }
+        self.tree
+            .get_path(Path::new(path.as_str()))
+            .ok()
+            .map(|e| (e.filemode(), e.id()))
+    }
+
+    fn blob_size(&self, oid: Oid) -> Result<u64, String> {
+        let odb = self.repo.odb().map_err(|e| e.message().to_string())?;
+        let (size, kind) = odb.read_header(oid).map_err(|e| e.message().to_string())?;
+        if kind != ObjectType::Blob {
+            return Err("the repository is damaged (an entry is not a blob)".to_string());
+        }
+        Ok(size as u64)
+    }
+}
+
+impl confined::Tree for GitTree<'_> {
+    fn entry(&self, path: &ProjectPath) -> Result<Entry, String> {
+        let Some((mode, oid)) = self.at(path) else {
+            return Ok(Entry::Missing);
+        };
+        Ok(match mode {
+            MODE_TREE => Entry::Dir,
+            MODE_BLOB | MODE_EXEC => Entry::File {
+                size: self.blob_size(oid)?,
+            },
+            MODE_LINK => {
+                if self.blob_size(oid)? > MAX_LINK_BYTES as u64 {
+                    return Err("a symlink target longer than 4096 bytes".to_string());
+                }
+                let blob = self.repo.find_blob(oid).map_err(|e| e.message().to_string())?;
+                Entry::Symlink {
+                    target: String::from_utf8_lossy(blob.content()).into_owned(),
+                }
+            }
+            // 160000 is a submodule (a commit of another repository), never a file here.
+            _ => Entry::Special(Special::Other),
+        })
+    }
+
+    fn read(&self, path: &ProjectPath, limit: u64) -> Result<Vec<u8>, String> {
+        let Some((_, oid)) = self.at(path) else {
+            return Err("no such file".to_string());
+        };
+        if self.blob_size(oid)? > limit {
+            // Say "too large" without loading it: one byte over is enough for the caller.
+            return Ok(vec![0; limit as usize + 1]);
+        }
+        let blob = self.repo.find_blob(oid).map_err(|e| e.message().to_string())?;
+        Ok(blob.content().to_vec())
+    }
+
+    fn list(&self, dir: &ProjectPath) -> Result<Vec<String>, String> {
+        let Some((MODE_TREE, oid)) = self.at(dir) else {
+            return Err("not a directory".to_string());
+        };
+        let tree = self.repo.find_tree(oid).map_err(|e| e.message().to_string())?;
+        Ok(tree.iter().filter_map(|e| e.name().map(str::to_string)).collect())
+    }
+}
 
 /// The files of one commit.
 pub struct Snapshot<'r> {
-    repo: &'r Repository,
-    tree: Tree<'r>,
+    tree: GitTree<'r>,
     commit: Oid,
     loaded: RefCell<Vec<(String, Oid)>>,
-}
-
-/// What a path resolves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolved {
-    Blob(Oid),
-    Tree(Oid),
 }
 
 impl<'r> Snapshot<'r> {
     pub(crate) fn new(repo: &'r Repository, tree: Tree<'r>, commit: Oid) -> Snapshot<'r> {
         Snapshot {
-            repo,
-            tree,
+            tree: GitTree { repo, tree },
             commit,
             loaded: RefCell::new(Vec::new()),
         }
@@ -68,120 +130,38 @@ impl<'r> Snapshot<'r> {
         std::mem::take(&mut self.loaded.borrow_mut())
     }
 
-    /// Resolves a repository-relative path under the confinement rules (module docs).
-    pub fn resolve(&self, path: &str) -> Result<Resolved, LoadError> {
-        self.resolve_in(path, 0)
+    /// Resolves a repository-relative path under the confinement rules.
+    pub fn resolve(&self, path: &str) -> Result<confined::Resolved, Refusal> {
+        confined::resolve(&self.tree, &ProjectPath::parse(path)?)
     }
 
-    fn resolve_in(&self, path: &str, links: u32) -> Result<Resolved, LoadError> {
-        let refused = |why: &str| Err(LoadError::new(why.to_string()));
-        if path.starts_with('/') {
-            return refused("an absolute path cannot be read from a repository");
-        }
-        let normal = normalize_path(path);
-        if normal == ".." || normal.starts_with("../") {
-            return refused("the path leaves the repository");
-        }
-        if normal.is_empty() {
-            return Ok(Resolved::Tree(self.tree.id()));
-        }
-        let parts: Vec<&str> = normal.split('/').collect();
-        let mut tree = self.tree.clone();
-        for (i, part) in parts.iter().enumerate() {
-            let last = i + 1 == parts.len();
-            let Some((mode, id)) = tree.get_name(part).map(|e| (e.filemode(), e.id())) else {
-                return refused("no such file");
-            };
-            match mode {
-                MODE_TREE if last => return Ok(Resolved::Tree(id)),
-                MODE_TREE => {
-                    tree = self
-                        .repo
-                        .find_tree(id)
-                        .map_err(|_| LoadError::new("the repository is damaged (missing tree)"))?;
-                }
-                MODE_BLOB | MODE_EXEC if last => return Ok(Resolved::Blob(id)),
-                MODE_BLOB | MODE_EXEC => return refused("no such file (a file is used as a directory)"),
-                MODE_LINK => {
-                    if links >= MAX_LINKS {
-                        return refused("too many levels of symbolic links");
-                    }
-                    let target = self.read_blob(id, 4096, "a symbolic link")?;
-                    if target.starts_with('/') {
-                        return refused("a symbolic link that points outside the repository");
-                    }
-                    let dir = parts[..i].join("/");
-                    let mut next = if dir.is_empty() {
-                        target
-                    } else {
-                        format!("{dir}/{target}")
-                    };
-                    for rest in &parts[i + 1..] {
-                        next.push('/');
-                        next.push_str(rest);
-                    }
-                    let next = normalize_path(&next);
-                    if next == ".." || next.starts_with("../") {
-                        return refused("a symbolic link that points outside the repository");
-                    }
-                    return self.resolve_in(&next, links + 1);
-                }
-                MODE_COMMIT => return refused("a submodule, not a regular file"),
-                _ => return refused("not a regular file"),
-            }
-        }
-        Ok(Resolved::Tree(tree.id()))
-    }
-
-    /// Reads a blob as UTF-8, checking its size from the header first.
-    fn read_blob(&self, oid: Oid, limit: usize, what: &str) -> Result<String, LoadError> {
-        let odb = self
-            .repo
-            .odb()
-            .map_err(|_| LoadError::new("the repository cannot be read"))?;
-        let (size, kind) = odb
-            .read_header(oid)
-            .map_err(|_| LoadError::new("the repository is damaged (missing blob)"))?;
-        if kind != ObjectType::Blob {
-            return Err(LoadError::new("not a regular file"));
-        }
-        if size > limit {
-            return Err(LoadError::new(format!(
-                "{what} larger than {limit} bytes is not read"
-            )));
-        }
-        let blob = self
-            .repo
-            .find_blob(oid)
-            .map_err(|_| LoadError::new("the repository is damaged (missing blob)"))?;
-        String::from_utf8(blob.content().to_vec()).map_err(|_| LoadError::new("the file is not valid UTF-8"))
-    }
-
-    fn walk(&self, tree: &Tree<'_>, prefix: &str, out: &mut Vec<String>) {
-        for entry in tree.iter() {
-            let Some(name) = entry.name() else { continue };
-            let path = if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            match entry.filemode() {
-                MODE_TREE => {
-                    if let Ok(sub) = self.repo.find_tree(entry.id()) {
-                        self.walk(&sub, &path, out);
-                    }
-                }
-                MODE_BLOB | MODE_EXEC if name.ends_with(".kiln") => out.push(path),
-                _ => {}
-            }
+    /// The blob `path` resolves to; zero when it resolves to no regular file. Two commits
+    /// where every dependency has the same fingerprint compile an app the same way.
+    pub fn fingerprint(&self, path: &str) -> Oid {
+        match self.resolve(path) {
+            Ok(confined::Resolved {
+                path,
+                entry: Entry::File { .. },
+            }) => self.tree.at(&path).map_or(Oid::zero(), |(_, oid)| oid),
+            _ => Oid::zero(),
         }
     }
 
-    /// The text of a repository file (for `kiln.toml`), under the same rules as specs.
+    /// The text of a repository file that is not a spec (`kiln.toml`), under the same rules.
     pub fn read(&self, path: &str) -> Result<String, LoadError> {
-        match self.resolve(path)? {
-            Resolved::Blob(oid) => self.read_blob(oid, MAX_FILE_BYTES, "a file"),
-            Resolved::Tree(_) => Err(LoadError::new("is a directory")),
+        let resolved = self.resolve(path)?;
+        match resolved.entry {
+            Entry::File { size } if size <= MAX_FILE_BYTES => {
+                let bytes = confined::Tree::read(&self.tree, &resolved.path, MAX_FILE_BYTES)
+                    .map_err(LoadError::new)?;
+                String::from_utf8(bytes).map_err(|_| LoadError::from(Refusal::NotUtf8))
+            }
+            Entry::File { size } => Err(Refusal::TooLarge {
+                size,
+                limit: MAX_FILE_BYTES,
+            }
+            .into()),
+            _ => Err(Refusal::NotFound.into()),
         }
     }
 }
@@ -189,37 +169,36 @@ impl<'r> Snapshot<'r> {
 impl SourceLoader for Snapshot<'_> {
     fn load(&self, path: &str) -> Result<String, LoadError> {
         // A failed load is recorded too (blob id zero): the file may exist in another commit.
-        let resolved = self.resolve(path);
-        let oid = match resolved {
-            Ok(Resolved::Blob(oid)) => oid,
-            _ => Oid::zero(),
-        };
-        self.loaded.borrow_mut().push((normalize_path(path), oid));
-        match resolved? {
-            Resolved::Blob(oid) => self.read_blob(oid, MAX_FILE_BYTES, "a file"),
-            Resolved::Tree(_) => Err(LoadError::new("is a directory")),
-        }
+        self.loaded
+            .borrow_mut()
+            .push((path.to_string(), self.fingerprint(path)));
+        let path = ProjectPath::parse(path)?;
+        Ok(confined::read_source(&self.tree, &path, MAX_FILE_BYTES)?)
     }
 }
 
 impl RepoTree for Snapshot<'_> {
     fn entry(&self, path: &str) -> Option<EntryKind> {
-        match self.resolve(path).ok()? {
-            Resolved::Blob(_) => Some(EntryKind::File),
-            Resolved::Tree(_) => Some(EntryKind::Dir),
+        match self.resolve(path).ok()?.entry {
+            Entry::File { .. } => Some(EntryKind::File),
+            Entry::Dir => Some(EntryKind::Dir),
+            _ => None,
         }
     }
 
+    /// Through the compiler's folder scan: symlinked folders inside the tree are followed, each
+    /// real file counts once, refused entries are left out.
     fn kiln_files(&self, dir: &str) -> Vec<String> {
-        let Ok(Resolved::Tree(oid)) = self.resolve(dir) else {
+        let Ok(dir) = ProjectPath::parse(dir) else {
             return Vec::new();
         };
-        let Ok(tree) = self.repo.find_tree(oid) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        self.walk(&tree, &normalize_path(dir), &mut out);
-        out.sort();
-        out
+        confined::scan(&self.tree, &dir)
+            .map(|scan| {
+                scan.files
+                    .into_iter()
+                    .map(|f| f.path.as_str().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }

@@ -91,8 +91,18 @@ impl TestRepo {
 
     /// Commits everything and pushes `main` to the bare remote; returns the commit id.
     pub fn commit(&mut self, message: &str) -> String {
-        self.commits += 1;
         git(&self.work, &["add", "-A"], self.commits);
+        self.commit_index(message)
+    }
+
+    /// Runs git in the work tree (for index surgery before [`TestRepo::commit_index`]).
+    pub fn git(&self, args: &[&str]) {
+        git(&self.work, args, self.commits);
+    }
+
+    /// Commits the index as it is and pushes `main`; returns the commit id.
+    pub fn commit_index(&mut self, message: &str) -> String {
+        self.commits += 1;
         git(
             &self.work,
             &["commit", "-q", "--allow-empty", "-m", message],
