@@ -1,15 +1,17 @@
 //! Runs a command as a measured child process: wall time, peak resident memory and exit
 //! status, under an address-space limit (the hostile-input suite, `cli/tests/hostile.rs`).
 //!
-//! Peak memory must be the child's own, not the test process's, and must be known even when
-//! the child is killed, so the child is reaped with `wait4`, which returns its resource usage
-//! (`ru_maxrss`). The address-space cap (`RLIMIT_AS`) is set in the child between fork and exec,
-//! so a runaway allocation fails inside the child instead of taking the machine down.
-//!
-//! These are the only `unsafe` calls in the workspace (test support only); each is a plain
-//! system call (setrlimit, wait4, kill) with no pointers kept past the call.
+//! The chain is `time -f %M -o FILE timeout -s KILL T prlimit --as=N -- PROGRAM ARGS`:
+//! GNU `time` reaps its child with `wait4` and writes the peak resident set (`ru_maxrss`, which
+//! includes the children that child reaped), `timeout` kills a hang, and `prlimit` sets
+//! `RLIMIT_AS` and execs the program, so a runaway allocation fails inside the child instead of
+//! taking the machine down. The measurement must not come from a direct child of the test
+//! process: a child spawned from it inherits the test process's memory until `exec`, and Linux
+//! folds that into the child's `ru_maxrss`; `time` is a small process, so its child starts clean.
+//! Needs the Debian packages `time`, `coreutils` and `util-linux` (`.ci/run` installs them).
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,12 +22,12 @@ pub struct Measured {
     pub stdout: String,
     pub stderr: String,
     pub wall: Duration,
-    /// Peak resident set size of the child, in bytes.
+    /// Peak resident set size of the program, in bytes.
     pub peak_rss: u64,
 }
 
 impl Measured {
-    /// The exit code, or `None` when a signal ended the child.
+    /// The program's exit code (`timeout` reports a kill as 137).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
@@ -35,77 +37,54 @@ impl Measured {
     }
 }
 
-/// Runs `command` with its address space capped at `max_address_space` bytes and its wall time
-/// at `timeout` (killed past it), capturing its output.
-pub fn run(mut command: Command, max_address_space: u64, timeout: Duration) -> std::io::Result<Measured> {
-    command
+/// GNU time (not the shell keyword).
+const TIME: &str = "/usr/bin/time";
+
+/// Runs `program ARGS` with its address space capped at `max_address_space` bytes and its wall
+/// time at `timeout` (killed past it), capturing its output. `report` is a scratch file for
+/// the measurement.
+pub fn run(
+    program: &Path,
+    args: &[&OsStr],
+    max_address_space: u64,
+    timeout: Duration,
+    report: &Path,
+) -> std::io::Result<Measured> {
+    let _ = std::fs::remove_file(report);
+    let start = Instant::now();
+    let output = Command::new(TIME)
+        .args(["-f", "%M", "-o"])
+        .arg(report)
+        .args(["timeout", "-s", "KILL"])
+        .arg(format!("{}s", timeout.as_secs().max(1)))
+        .arg("prlimit")
+        .arg(format!("--as={max_address_space}"))
+        .arg("--")
+        .arg(program)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let limit = libc::rlimit {
-        rlim_cur: max_address_space as libc::rlim_t,
-        rlim_max: max_address_space as libc::rlim_t,
-    };
-    // SAFETY: setrlimit is async-signal-safe and only reads `limit`, which is copied into the
-    // closure; nothing else runs between fork and exec.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-    let start = Instant::now();
-    let mut child = command.spawn()?;
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || read_all(&mut stdout));
-    let err = std::thread::spawn(move || read_all(&mut stderr));
-    // Kill the child past the timeout (a hang is a failure the caller reports).
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let killer = std::thread::spawn(move || {
-        if done_rx.recv_timeout(timeout).is_err() {
-            // The child is ours and not yet reaped (we reap it only after this thread is told
-            // to stop), so the pid cannot have been reused.
-            // SAFETY: a plain signal to our own child's pid.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-    });
-    let mut raw_status = 0;
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: wait4 writes the status and the usage of our own child into the two buffers.
-    #[allow(unsafe_code)]
-    let (reaped, usage) = unsafe {
-        let r = libc::wait4(pid, &mut raw_status, 0, usage.as_mut_ptr());
-        (r, usage.assume_init())
-    };
+        .stderr(Stdio::piped())
+        .output()?;
     let wall = start.elapsed();
-    let _ = done_tx.send(());
-    let _ = killer.join();
-    if reaped != pid {
-        return Err(std::io::Error::last_os_error());
-    }
-    // `child` was reaped by wait4 above; dropping it does not wait again.
-    drop(child);
+    let text = std::fs::read_to_string(report)?;
+    // The report ends with the number; a killed child adds a "Command terminated" line before it.
+    let kib: u64 = text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .ok_or_else(|| std::io::Error::other(format!("no peak memory in `{text}`")))?;
     Ok(Measured {
-        status: ExitStatus::from_raw(raw_status),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         wall,
-        // Linux reports ru_maxrss in KiB.
-        peak_rss: usage.ru_maxrss.max(0) as u64 * 1024,
+        peak_rss: kib * 1024,
     })
 }
 
-fn read_all(r: &mut impl std::io::Read) -> String {
-    let mut buf = Vec::new();
-    let _ = r.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
+/// Whether the tools [`run`] needs are installed.
+pub fn available() -> Option<PathBuf> {
+    let time = PathBuf::from(TIME);
+    time.exists().then_some(time)
 }

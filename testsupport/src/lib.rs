@@ -10,7 +10,7 @@
 //!   test may stop and start again (the shared one must never be stopped).
 //! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
 //! * [`hostile`] runs a command as a child with an address-space cap and measures its wall
-//!   time and peak memory (`wait4`).
+//!   time and peak memory (GNU `time`, `timeout`, `prlimit`).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
 //!
 //! ```no_run

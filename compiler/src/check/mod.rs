@@ -158,7 +158,7 @@ pub struct Checker<'a> {
 pub const MAX_CHECK_DEPTH: u32 = 3_000;
 
 /// Total did-you-mean comparisons per check (see `Checker::suggestion_work`).
-const MAX_SUGGESTION_WORK: usize = 2_000_000;
+const MAX_SUGGESTION_WORK: usize = 200_000;
 
 /// Checks all modules; returns the program and the diagnostics found.
 pub fn check(modules: &[Module]) -> (Program, Vec<Diagnostic>) {
