@@ -6,7 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use kiln_compiler::source::MemoryLoader;
-use kiln_compiler::{Options, compile};
+use kiln_compiler::{Budget, Options, compile};
 
 /// The source of `n` GPU training jobs, in one file.
 pub fn gpu_jobs(n: usize, pool: bool) -> String {
@@ -35,7 +35,16 @@ pub fn gpu_jobs(n: usize, pool: bool) -> String {
 /// renders the YAML stream; returns the number of manifests and the bytes of YAML.
 pub fn build_yaml(text: &str) -> (usize, usize) {
     let loader = MemoryLoader::new().with("jobs.kiln", text);
-    let compiled = compile(&loader, &["jobs.kiln".to_string()], &Options::default());
+    // The default budget is sized for untrusted specs (64 MiB of output); 50,000 jobs are a
+    // trusted repository several times that size, so the bench raises it.
+    let budget = Budget {
+        max_steps: 2_000_000_000,
+        max_output_values: 400_000_000,
+        max_alloc_bytes: 8 << 30,
+        max_output_bytes: 4 << 30,
+        ..Budget::default()
+    };
+    let compiled = compile(&loader, &["jobs.kiln".to_string()], &Options { budget });
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics.first());
     let built = kiln_compiler::build::build(&compiled, None);
     assert!(!built.has_errors(), "{:?}", built.diagnostics.first());
