@@ -1338,6 +1338,7 @@ fn interpolable(t: &Ty) -> bool {
             | Ty::Enum(_)
             | Ty::Error
             | Ty::Any
+            | Ty::IntOrString
     )
 }
 
