@@ -74,7 +74,7 @@ impl<'r> Snapshot<'r> {
     }
 
     fn resolve_in(&self, path: &str, links: u32) -> Result<Resolved, LoadError> {
-        let refused = |why: &str| Err(LoadError(why.to_string()));
+        let refused = |why: &str| Err(LoadError::new(why.to_string()));
         if path.starts_with('/') {
             return refused("an absolute path cannot be read from a repository");
         }
@@ -98,7 +98,7 @@ impl<'r> Snapshot<'r> {
                     tree = self
                         .repo
                         .find_tree(id)
-                        .map_err(|_| LoadError("the repository is damaged (missing tree)".into()))?;
+                        .map_err(|_| LoadError::new("the repository is damaged (missing tree)"))?;
                 }
                 MODE_BLOB | MODE_EXEC if last => return Ok(Resolved::Blob(id)),
                 MODE_BLOB | MODE_EXEC => return refused("no such file (a file is used as a directory)"),
@@ -138,22 +138,23 @@ impl<'r> Snapshot<'r> {
         let odb = self
             .repo
             .odb()
-            .map_err(|_| LoadError("the repository cannot be read".into()))?;
+            .map_err(|_| LoadError::new("the repository cannot be read"))?;
         let (size, kind) = odb
             .read_header(oid)
-            .map_err(|_| LoadError("the repository is damaged (missing blob)".into()))?;
+            .map_err(|_| LoadError::new("the repository is damaged (missing blob)"))?;
         if kind != ObjectType::Blob {
-            return Err(LoadError("not a regular file".into()));
+            return Err(LoadError::new("not a regular file"));
         }
         if size > limit {
-            return Err(LoadError(format!("{what} larger than {limit} bytes is not read")));
+            return Err(LoadError::new(format!(
+                "{what} larger than {limit} bytes is not read"
+            )));
         }
         let blob = self
             .repo
             .find_blob(oid)
-            .map_err(|_| LoadError("the repository is damaged (missing blob)".into()))?;
-        String::from_utf8(blob.content().to_vec())
-            .map_err(|_| LoadError("the file is not valid UTF-8".into()))
+            .map_err(|_| LoadError::new("the repository is damaged (missing blob)"))?;
+        String::from_utf8(blob.content().to_vec()).map_err(|_| LoadError::new("the file is not valid UTF-8"))
     }
 
     fn walk(&self, tree: &Tree<'_>, prefix: &str, out: &mut Vec<String>) {
@@ -180,7 +181,7 @@ impl<'r> Snapshot<'r> {
     pub fn read(&self, path: &str) -> Result<String, LoadError> {
         match self.resolve(path)? {
             Resolved::Blob(oid) => self.read_blob(oid, MAX_FILE_BYTES, "a file"),
-            Resolved::Tree(_) => Err(LoadError("is a directory".into())),
+            Resolved::Tree(_) => Err(LoadError::new("is a directory")),
         }
     }
 }
@@ -196,7 +197,7 @@ impl SourceLoader for Snapshot<'_> {
         self.loaded.borrow_mut().push((normalize_path(path), oid));
         match resolved? {
             Resolved::Blob(oid) => self.read_blob(oid, MAX_FILE_BYTES, "a file"),
-            Resolved::Tree(_) => Err(LoadError("is a directory".into())),
+            Resolved::Tree(_) => Err(LoadError::new("is a directory")),
         }
     }
 }
