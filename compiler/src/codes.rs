@@ -56,6 +56,8 @@ codes! {
     CHECK_TOO_DEEP = "K0607", "check-too-deep", "Definitions refer to each other through a chain deeper than the checker follows (lets, functions, types, defaults).";
     IMPORT_CHAIN_TOO_DEEP = "K0608", "import-chain-too-deep", "Modules import each other through a chain deeper than the loader follows.";
     NON_FINITE_FLOAT = "K0609", "non-finite-float", "Float arithmetic produced infinity or NaN, which no manifest can hold.";
+    // K10xx: generated schemas, typed overrides and `kiln import` (none yet: a field a generated
+    // kind does not have is K0203, a wrong value K0201/K0205).
     // K07xx: manifests and upstream schemas.
     SCHEMA_VIOLATION = "K0701", "schema-violation", "A manifest does not match the upstream CRD or OpenAPI schema of its kind.";
     DUPLICATE_OBJECT = "K0702", "duplicate-object", "Two declarations produce the same Kubernetes object (kind, namespace, name).";

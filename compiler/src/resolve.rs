@@ -246,6 +246,7 @@ impl Loader<'_> {
                             "the standard library has: {}",
                             self.stdlib
                                 .iter()
+                                .filter(|(n, _)| !n.starts_with("k8s/"))
                                 .map(|(n, _)| format!("`{n}`"))
                                 .collect::<Vec<_>>()
                                 .join(", ")

@@ -1347,6 +1347,7 @@ fn interpolable(t: &Ty) -> bool {
             | Ty::Enum(_)
             | Ty::Error
             | Ty::Any
+            | Ty::IntOrString
     )
 }
 

@@ -122,8 +122,20 @@ struct FrameEntry<'a> {
 const BUILTINS: &[&str] = &["len", "range", "keys", "values", "join", "str"];
 /// The built-in type names.
 const BUILTIN_TYPES: &[&str] = &[
-    "Int", "Float", "Bool", "String", "Cpu", "Memory", "Quantity", "Duration", "Percent", "List", "Map",
-    "Ref", "Any",
+    "Int",
+    "Float",
+    "Bool",
+    "String",
+    "Cpu",
+    "Memory",
+    "Quantity",
+    "Duration",
+    "Percent",
+    "List",
+    "Map",
+    "Ref",
+    "Any",
+    "IntOrString",
 ];
 
 pub struct Checker<'a> {

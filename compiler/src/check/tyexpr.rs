@@ -90,6 +90,7 @@ impl<'a> Checker<'a> {
                 "Duration" => Some(Ty::Duration),
                 "Percent" => Some(Ty::Percent),
                 "Any" => Some(Ty::Any),
+                "IntOrString" => Some(Ty::IntOrString),
                 "List" | "Map" | "Ref" => {
                     if args.len() != 1 {
                         self.invalid_type(

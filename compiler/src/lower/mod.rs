@@ -82,6 +82,12 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
             format!("the value of `{}` is not a record", input.name),
         )]);
     }
+    // A kind of a generated schema module (`k8s/argoproj.io/v1alpha1.Workflow`) is its own
+    // manifest, lowered like `kf.Object`; its type already checked every field.
+    if input.ty.starts_with(GENERATED_PREFIX) {
+        let out = object::lower(input, ctx, &mut errs);
+        return if errs.is_empty() { Ok(out) } else { Err(errs) };
+    }
     let out = match kind_of(input.ty) {
         "Profile" => profile::lower(input, ctx, &mut errs),
         "Notebook" => notebook::lower(input, ctx, &mut errs),
@@ -116,6 +122,9 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
     };
     if errs.is_empty() { Ok(out) } else { Err(errs) }
 }
+
+/// Module prefix of the generated schema modules (`stdlib/schemas/`, imported as `k8s/...`).
+pub const GENERATED_PREFIX: &str = "k8s/";
 
 /// The last segment of a qualified type name: `kubeflow.Notebook` -> `Notebook`.
 pub fn kind_of(ty: &str) -> &str {
