@@ -23,9 +23,14 @@ fn main() {
         .unwrap_or(60);
     let team = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/team");
     let team = team.canonicalize().expect("examples/team exists");
-    let compiler = compiler_alone(&team, edits);
+    let compiler = compiler_alone(&team, edits, false);
+    let with_facts = compiler_alone(&team, edits, true);
     println!("examples/team, {edits} edits each");
     println!("  compiler alone (compile + build::check): {}", show(&compiler));
+    println!(
+        "  compiler alone, recording facts (compile_with_facts + build::check): {}",
+        show(&with_facts)
+    );
     for debounce in [0u64, kiln_lsp::DEFAULT_DEBOUNCE.as_millis() as u64] {
         let server = through_server(&team, edits, debounce);
         println!(
@@ -62,7 +67,7 @@ fn versions(team: &Path) -> (PathBuf, String, String) {
     (path, clean, broken)
 }
 
-fn compiler_alone(team: &Path, edits: usize) -> Vec<Duration> {
+fn compiler_alone(team: &Path, edits: usize, facts: bool) -> Vec<Duration> {
     let (path, clean, broken) = versions(team);
     let pipeline = team.join("pipeline.kiln");
     let roots = vec![
@@ -77,7 +82,12 @@ fn compiler_alone(team: &Path, edits: usize) -> Vec<Duration> {
                 .with(&roots[0], &pipeline_text)
                 .with(&roots[1], text);
             let start = Instant::now();
-            let compiled = kiln_compiler::compile(&loader, &roots, &kiln_compiler::Options::default());
+            let options = kiln_compiler::Options::default();
+            let compiled = if facts {
+                kiln_compiler::compile_with_facts(&loader, &roots, &options).0
+            } else {
+                kiln_compiler::compile(&loader, &roots, &options)
+            };
             let more = kiln_compiler::build::check(&compiled, None);
             std::hint::black_box((compiled, more));
             start.elapsed()
