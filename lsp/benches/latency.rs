@@ -99,7 +99,9 @@ fn through_server(team: &Path, edits: usize, debounce_ms: u64) -> Vec<Duration> 
     let (path, clean, broken) = versions(team);
     let uri = Url::from_file_path(&path).expect("absolute path");
     let (server, client) = Connection::memory();
-    let thread = std::thread::spawn(move || kiln_lsp::serve(server, &Disk).expect("server runs"));
+    let thread = std::thread::spawn(move || {
+        kiln_lsp::serve(server, &kiln_lsp::project::DiskLoader).expect("server runs")
+    });
     let root = Url::from_file_path(team).expect("absolute path");
     request(
         &client,
@@ -135,15 +137,6 @@ fn through_server(team: &Path, edits: usize, debounce_ms: u64) -> Vec<Duration> 
     drop(client);
     thread.join().expect("server thread");
     samples
-}
-
-/// Reads files that are not open (`pipeline.kiln`) from disk.
-struct Disk;
-
-impl kiln_compiler::source::SourceLoader for Disk {
-    fn load(&self, path: &str) -> Result<String, kiln_compiler::source::LoadError> {
-        std::fs::read_to_string(path).map_err(|e| kiln_compiler::source::LoadError(e.to_string()))
-    }
 }
 
 fn request(client: &Connection, id: i32, method: &str, params: serde_json::Value) {

@@ -56,10 +56,10 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
 pub const STDLIB_SCHEME: &str = "kiln-stdlib";
 
 /// Serves one client over stdin/stdout until it exits; files that are not open in the editor
-/// are read through `disk` (the CLI's file-system loader).
-pub fn run_stdio(disk: &dyn SourceLoader) -> Result<(), String> {
+/// are read from disk.
+pub fn run_stdio() -> Result<(), String> {
     let (connection, threads) = Connection::stdio();
-    serve(connection, disk).map_err(|e| e.to_string())?;
+    serve(connection, &project::DiskLoader).map_err(|e| e.to_string())?;
     threads.join().map_err(|e| e.to_string())
 }
 
@@ -221,13 +221,13 @@ impl<'a> Server<'a> {
             self.deadline = None;
         }
         let files = project::project_files(dir, &self.open);
-        let analysis = Analysis::run(files, &self.open, self.disk);
+        let analysis = Analysis::run(dir, files, &self.open, self.disk);
         let parses = !analysis
             .diagnostics
             .iter()
             .any(|d| d.is_error() && d.code.id.starts_with("K00"));
         let project = self.projects.entry(dir.to_path_buf()).or_insert_with(|| Project {
-            analysis: Analysis::run(Vec::new(), &HashMap::new(), self.disk),
+            analysis: Analysis::run(dir, Vec::new(), &HashMap::new(), self.disk),
             parsed: None,
             published: BTreeSet::new(),
         });
@@ -274,7 +274,7 @@ impl<'a> Server<'a> {
                 .filter(|(_, _, message)| !message.is_empty())
                 .filter_map(|(file, range, message)| {
                     Some(DiagnosticRelatedInformation {
-                        location: Location::new(uri_of(sources.name(*file))?, *range),
+                        location: Location::new(project.analysis.uri(sources.name(*file))?, *range),
                         message: message.clone(),
                     })
                 })
@@ -297,7 +297,9 @@ impl<'a> Server<'a> {
             by_file.entry(old).or_default();
         }
         for (name, diagnostics) in by_file {
-            let Some(uri) = uri_of(&name) else { continue };
+            let Some(uri) = project.analysis.uri(&name) else {
+                continue;
+            };
             if !diagnostics.is_empty() {
                 project.published.insert(name.clone());
             }
@@ -335,7 +337,7 @@ impl<'a> Server<'a> {
                             let sources = &a.compiled.sources;
                             let range = LineIndex::new(sources.text(span.file)).range(span.start, span.end);
                             Some(GotoDefinitionResponse::Scalar(Location::new(
-                                uri_of(sources.name(span.file))?,
+                                a.uri(sources.name(span.file))?,
                                 range,
                             )))
                         });
@@ -494,12 +496,10 @@ fn map_offset(old: &str, new: &str, offset: usize) -> usize {
     }
 }
 
-/// The URI of a compiled file's name (`<stdlib>/x.kiln` -> `kiln-stdlib:///x.kiln`).
+/// The URI of a stdlib module's name (`<stdlib>/x.kiln` -> `kiln-stdlib:///x.kiln`).
 pub fn uri_of(name: &str) -> Option<Url> {
-    match name.strip_prefix("<stdlib>/") {
-        Some(module) => Url::parse(&format!("{STDLIB_SCHEME}:///{module}")).ok(),
-        None => Url::from_file_path(name).ok(),
-    }
+    let module = name.strip_prefix("<stdlib>/")?;
+    Url::parse(&format!("{STDLIB_SCHEME}:///{module}")).ok()
 }
 
 /// The source of an embedded stdlib module.

@@ -19,24 +19,47 @@ use kiln_compiler::source::{LoadError, SourceLoader};
 use kiln_compiler::{Compiled, Options};
 use kiln_lang::{Diagnostic, FileId};
 
-/// Reads open documents from the editor and everything else through `disk`.
+/// Reads the project's files by their names relative to the project directory (as the compiler
+/// names files): open documents from the editor, everything else through `disk`.
 pub struct OverlayLoader<'a> {
+    pub dir: &'a Path,
     pub open: &'a HashMap<PathBuf, String>,
     pub disk: &'a dyn SourceLoader,
 }
 
 impl SourceLoader for OverlayLoader<'_> {
     fn load(&self, path: &str) -> Result<String, LoadError> {
-        match self.open.get(Path::new(path)) {
+        let full = self.dir.join(path);
+        match self.open.get(&full) {
             Some(text) => Ok(text.clone()),
-            None => self.disk.load(path),
+            None => self.disk.load(&full.to_string_lossy()),
         }
+    }
+}
+
+/// Reads files from disk by the absolute paths the server compiles with. (The CLI's confined
+/// loader names files relative to a project root; the editor sends absolute URIs, and a spec the
+/// user opened in their own editor is not untrusted input.)
+pub struct DiskLoader;
+
+impl SourceLoader for DiskLoader {
+    fn load(&self, path: &str) -> Result<String, LoadError> {
+        std::fs::read_to_string(path).map_err(|e| {
+            LoadError::new(match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                std::io::ErrorKind::InvalidData => "the file is not valid UTF-8".to_string(),
+                _ => e.to_string(),
+            })
+        })
     }
 }
 
 /// One compilation of a project.
 pub struct Analysis {
-    /// The project's root files (absolute paths, sorted).
+    /// The project directory; file names in the compilation are relative to it.
+    pub dir: PathBuf,
+    /// The project's root files (relative to `dir`, sorted).
     pub files: Vec<String>,
     pub compiled: Compiled,
     pub facts: Facts,
@@ -45,12 +68,18 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn run(files: Vec<String>, open: &HashMap<PathBuf, String>, disk: &dyn SourceLoader) -> Analysis {
-        let loader = OverlayLoader { open, disk };
+    pub fn run(
+        dir: &Path,
+        files: Vec<String>,
+        open: &HashMap<PathBuf, String>,
+        disk: &dyn SourceLoader,
+    ) -> Analysis {
+        let loader = OverlayLoader { dir, open, disk };
         let (compiled, facts) = kiln_compiler::compile_with_facts(&loader, &files, &Options::default());
         let mut diagnostics = compiled.diagnostics.clone();
         diagnostics.extend(kiln_compiler::build::check(&compiled, None));
         Analysis {
+            dir: dir.to_path_buf(),
             files,
             compiled,
             facts,
@@ -58,9 +87,20 @@ impl Analysis {
         }
     }
 
-    /// The id of a file of this compilation, by the name the compiler gave it.
-    pub fn file(&self, name: &str) -> Option<FileId> {
-        self.compiled.sources.find(name)
+    /// The id of a file of this compilation, by its absolute path or the compiler's name for it.
+    pub fn file(&self, path: &str) -> Option<FileId> {
+        let name = Path::new(path)
+            .strip_prefix(&self.dir)
+            .map_or(path.to_string(), |p| p.to_string_lossy().into_owned());
+        self.compiled.sources.find(&name)
+    }
+
+    /// The URI of a file of this compilation, by the compiler's name for it.
+    pub fn uri(&self, name: &str) -> Option<lsp_types::Url> {
+        match name.strip_prefix("<stdlib>/") {
+            Some(_) => crate::uri_of(name),
+            None => lsp_types::Url::from_file_path(self.dir.join(name)).ok(),
+        }
     }
 }
 
@@ -86,8 +126,8 @@ fn has_kiln_file(dir: &Path) -> bool {
     })
 }
 
-/// The root files of the project in `dir`: every `.kiln` file below it (sorted, as `kiln check`
-/// orders them), open documents that are not saved yet included. Hidden folders, `target` and
+/// The root files of the project in `dir`, relative to it: every `.kiln` file below it (sorted,
+/// as `kiln check` orders them), open documents that are not saved yet included. Hidden folders, `target` and
 /// `node_modules` are skipped.
 pub fn project_files(dir: &Path, open: &HashMap<PathBuf, String>) -> Vec<String> {
     let mut found = Vec::new();
@@ -97,7 +137,11 @@ pub fn project_files(dir: &Path, open: &HashMap<PathBuf, String>) -> Vec<String>
             found.push(path.clone());
         }
     }
-    let mut files: Vec<String> = found.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = found
+        .iter()
+        .filter_map(|p| p.strip_prefix(dir).ok())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
     files.sort();
     files.dedup();
     files
