@@ -115,6 +115,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server on stdin/stdout (editors start it; see editors/).
+    Lsp,
     /// Simulates a bug in kiln, to test how internal errors reach the user.
     #[command(hide = true)]
     DebugInternalError { paths: Vec<PathBuf> },
@@ -183,6 +185,13 @@ fn main() -> ExitCode {
             needs_paths(&target.paths).unwrap_or_else(|| cluster::apply(&target, &flags))
         }),
         Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
+        Command::Lsp => guard(&[], || match kiln_lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: kiln lsp: {message}");
+                ExitCode::from(EXIT_DIAGNOSTICS)
+            }
+        }),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
 }

@@ -109,6 +109,27 @@ pub fn compile_with_stdlib(
     options: &Options,
     stdlib: &[(&str, &str)],
 ) -> Compiled {
+    compile_inner(loader, roots, options, stdlib, false).0
+}
+
+/// [`compile`], also returning the [`check::facts::Facts`] an editor needs (`kiln lsp`): what each
+/// name resolves to, the types expected where, and each module's members.
+pub fn compile_with_facts(
+    loader: &dyn SourceLoader,
+    roots: &[String],
+    options: &Options,
+) -> (Compiled, check::facts::Facts) {
+    let (compiled, facts) = compile_inner(loader, roots, options, resolve::STDLIB, true);
+    (compiled, facts.unwrap_or_default())
+}
+
+fn compile_inner(
+    loader: &dyn SourceLoader,
+    roots: &[String],
+    options: &Options,
+    stdlib: &[(&str, &str)],
+    record_facts: bool,
+) -> (Compiled, Option<check::facts::Facts>) {
     let mut sources = SourceMap::default();
     let mut diagnostics = Vec::new();
     let modules = resolve::load(
@@ -129,11 +150,12 @@ pub fn compile_with_stdlib(
     let spawned = std::thread::Builder::new()
         .stack_size(STACK_BYTES)
         .spawn(move || {
-            let (program, more, objects) = check_and_eval(&modules, budget, prior_errors);
-            let _ = sender.send((more, objects));
+            let (program, more, objects, facts) =
+                check_and_eval(&modules, budget, prior_errors, record_facts);
+            let _ = sender.send((more, objects, facts));
             drop((program, modules));
         });
-    let (more, objects) = match spawned.ok().and_then(|_| receiver.recv().ok()) {
+    let (more, objects, facts) = match spawned.ok().and_then(|_| receiver.recv().ok()) {
         Some(results) => results,
         None => (
             vec![Diagnostic::error(
@@ -143,14 +165,16 @@ pub fn compile_with_stdlib(
                 "",
             )],
             Vec::new(),
+            None,
         ),
     };
     diagnostics.extend(more);
-    Compiled {
+    let compiled = Compiled {
         sources,
         diagnostics,
         objects,
-    }
+    };
+    (compiled, facts)
 }
 
 /// Stack of the checking and evaluation thread.
@@ -161,8 +185,20 @@ fn check_and_eval(
     modules: &[resolve::Module],
     budget: Budget,
     prior_errors: bool,
-) -> (ir::Program, Vec<Diagnostic>, Vec<Emitted>) {
-    let (program, mut diagnostics) = check::check(modules);
+    record_facts: bool,
+) -> (
+    ir::Program,
+    Vec<Diagnostic>,
+    Vec<Emitted>,
+    Option<check::facts::Facts>,
+) {
+    let (program, mut diagnostics, facts) = if record_facts {
+        let (program, diagnostics, facts) = check::check_recording(modules);
+        (program, diagnostics, Some(facts))
+    } else {
+        let (program, diagnostics) = check::check(modules);
+        (program, diagnostics, None)
+    };
     let mut objects = Vec::new();
     if !prior_errors && !diagnostics.iter().any(Diagnostic::is_error) {
         let mut evaluator = eval::Evaluator::new(&program, budget);
@@ -171,5 +207,5 @@ fn check_and_eval(
             Err(d) => diagnostics.push(*d),
         }
     }
-    (program, diagnostics, objects)
+    (program, diagnostics, objects, facts)
 }

@@ -8,7 +8,7 @@ use kiln_lang::diagnostic::did_you_mean;
 use kiln_lang::{Diagnostic, Span};
 
 use super::assign::{apply, compat, map_value_type};
-use super::{BUILTINS, Checker, Global, Local};
+use super::{BUILTINS, Checker, Global, Local, facts};
 use crate::codes;
 use crate::eval::RVal;
 use crate::ir::*;
@@ -38,6 +38,9 @@ impl<'a> Checker<'a> {
     }
 
     fn check_nested(&mut self, e: &'a Expr, expected: Option<&Ty>) -> (Ty, Ir) {
+        if let Some(t) = expected {
+            self.note_expected(e.span, t);
+        }
         if let Some(Ty::Refined(r)) = expected {
             let (found, ir) = self.check(e, Some(&r.base));
             if found.is_error() {
@@ -535,6 +538,9 @@ impl<'a> Checker<'a> {
                     let saved = std::mem::replace(&mut self.module, m);
                     let r = self.global_value(g, field);
                     self.module = saved;
+                    if let Some((def, kind)) = self.global_def(g) {
+                        self.note_name(field.span, Some(def), &r.0, kind);
+                    }
                     r
                 }
                 _ => {
@@ -564,7 +570,11 @@ impl<'a> Checker<'a> {
         match t.base() {
             Ty::Error | Ty::Any => (t.clone(), ir(tir)),
             Ty::Record(r) => match r.fields.get(field.name.as_str()) {
-                Some(f) => (f.ty.clone(), ir(tir)),
+                Some(f) => {
+                    let (ty, def) = (f.ty.clone(), f.span);
+                    self.note_name(field.span, Some(def), &ty, facts::NameKind::Field);
+                    (ty, ir(tir))
+                }
                 None if r.open => (Ty::Any, ir(tir)),
                 None => {
                     let r = r.clone();
@@ -888,7 +898,12 @@ impl<'a> Checker<'a> {
             _ => None,
         };
         if let Some((_, id, name)) = target {
-            let Some(sig) = self.fn_sig(id, name.span) else {
+            let sig = self.fn_sig(id, name.span);
+            if let Some(sig) = &sig {
+                let def = self.fns[id].name.span;
+                self.note_name(name.span, Some(def), &Self::fn_type(sig), facts::NameKind::Fn);
+            }
+            let Some(sig) = sig else {
                 for a in args {
                     self.check(&a.value, None);
                 }

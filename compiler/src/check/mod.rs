@@ -16,6 +16,7 @@
 
 mod assign;
 mod expr;
+pub mod facts;
 mod record;
 mod reference;
 mod tyexpr;
@@ -162,6 +163,8 @@ pub struct Checker<'a> {
     /// visible name, so thousands of unknown names among thousands of definitions would be
     /// quadratic. Past this many comparisons, diagnostics come without a suggestion.
     suggestion_work: usize,
+    /// Facts for editors, when asked for ([`check_recording`]).
+    recorder: Option<Box<facts::Recorder>>,
 }
 
 /// How deeply checking may nest (expressions, and definitions followed through names).
@@ -177,6 +180,15 @@ pub fn check(modules: &[Module]) -> (Program, Vec<Diagnostic>) {
     let mut c = Checker::new(modules);
     c.run();
     (c.prog, c.diags)
+}
+
+/// [`check`], also recording the [`facts::Facts`] an editor needs (`kiln lsp`).
+pub fn check_recording(modules: &[Module]) -> (Program, Vec<Diagnostic>, facts::Facts) {
+    let mut c = Checker::new(modules);
+    c.recorder = Some(Box::default());
+    c.run();
+    let facts = c.finish_facts().unwrap_or_default();
+    (c.prog, c.diags, facts)
 }
 
 impl<'a> Checker<'a> {
@@ -198,6 +210,7 @@ impl<'a> Checker<'a> {
             depth: 0,
             too_deep: false,
             suggestion_work: MAX_SUGGESTION_WORK,
+            recorder: None,
         };
         for (m, module) in modules.iter().enumerate() {
             let mut scope: HashMap<&'a str, Global> = HashMap::new();
@@ -607,12 +620,25 @@ impl<'a> Checker<'a> {
             }
             match local.field {
                 Some((f, e)) if self.frames[f].current == Some(e) => continue,
-                Some((f, e)) => return self.sibling(f, e, ident.span),
-                None => return (local.ty.clone(), Ir::Local(i as u32)),
+                Some((f, e)) => {
+                    let def = self.frames[f].entries[e].span;
+                    let found = self.sibling(f, e, ident.span);
+                    self.note_name(ident.span, Some(def), &found.0, facts::NameKind::Field);
+                    return found;
+                }
+                None => {
+                    let ty = local.ty.clone();
+                    self.note_name(ident.span, None, &ty, facts::NameKind::Local);
+                    return (ty, Ir::Local(i as u32));
+                }
             }
         }
         if let Some(g) = self.scopes[self.module].get(name).copied() {
-            return self.global_value(g, ident);
+            let found = self.global_value(g, ident);
+            if let Some((def, kind)) = self.global_def(g) {
+                self.note_name(ident.span, Some(def), &found.0, kind);
+            }
+            return found;
         }
         if BUILTINS.contains(&name) {
             self.error(

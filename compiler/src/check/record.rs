@@ -58,6 +58,9 @@ impl<'a> Checker<'a> {
         span: Span,
         construct: Option<&'a ast::Path>,
     ) -> (Ty, Ir) {
+        if let Some(t) = expected {
+            self.note_expected(span, t);
+        }
         let mode = match expected.map(Ty::base) {
             Some(Ty::Record(r)) => Mode::Typed(r.clone(), expected.cloned().unwrap_or(Ty::Error)),
             Some(Ty::Map(t)) => Mode::Map((**t).clone()),
@@ -72,7 +75,11 @@ impl<'a> Checker<'a> {
             let name = e.key.name();
             let expected = match &mode {
                 Mode::Typed(r, t) => match r.fields.get(name) {
-                    Some(field) => Some(field.ty.clone()),
+                    Some(field) => {
+                        let (ty, def) = (field.ty.clone(), field.span);
+                        self.note_name(e.key.span(), Some(def), &ty, super::facts::NameKind::Field);
+                        Some(ty)
+                    }
                     None => {
                         if !r.open {
                             let (r, t) = (r.clone(), t.clone());

@@ -151,7 +151,12 @@ impl<'a> Checker<'a> {
         }
         let head = &rest[0];
         let ty = match self.scopes[module].get(head.name.as_str()).copied() {
-            Some(Global::Type(id)) => self.named_type(id, head.span),
+            Some(Global::Type(id)) => {
+                let ty = self.named_type(id, head.span);
+                let def = self.tys[id].name.span;
+                self.note_name(head.span, Some(def), &ty, super::facts::NameKind::Type);
+                ty
+            }
             // A bare tag of the expected union, even one spelled like a built-in type
             // (`Float { default = 0.1 }` for a pipeline parameter).
             _ if rest.len() == 1
