@@ -12,6 +12,8 @@ import time
 from kfp import compiler, dsl
 
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+# `--once FILE`: compile once into FILE and exit (bench/table.py times the whole process).
+ONCE = sys.argv[sys.argv.index("--once") + 1] if "--once" in sys.argv else None
 
 
 @dsl.container_component
@@ -36,6 +38,9 @@ def chain():
 
 
 def main():
+    if ONCE:
+        compiler.Compiler().compile(chain, ONCE)
+        return
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(5):

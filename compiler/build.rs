@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib");
+    // Read at run time: `env!` would bake in the path of whichever checkout compiled the script.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("../stdlib");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut modules: Vec<(String, String)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -16,6 +18,28 @@ fn main() {
             {
                 let abs = path.canonicalize().unwrap_or(path.clone());
                 modules.push((stem.to_string(), abs.display().to_string()));
+            }
+        }
+    }
+    // Generated schema modules (`stdlib/schemas/<group>/<version>.kiln`, see schemagen/) are
+    // imported as `k8s/<group>/<version>`. Embedding costs nothing at run time: a module is
+    // only parsed and checked when a file imports it.
+    let schemas = dir.join("schemas");
+    println!("cargo:rerun-if-changed={}", schemas.display());
+    let mut stack = vec![schemas.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                println!("cargo:rerun-if-changed={}", path.display());
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "kiln")
+                && let Ok(rel) = path.strip_prefix(&schemas)
+            {
+                let rel = rel.with_extension("");
+                let name = format!("k8s/{}", rel.display()).replace('\\', "/");
+                let abs = path.canonicalize().unwrap_or(path.clone());
+                modules.push((name, abs.display().to_string()));
             }
         }
     }

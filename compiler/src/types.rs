@@ -50,6 +50,8 @@ pub enum Ty {
     Function(Rc<FnTy>),
     /// The open-record escape hatch of the stdlib: any value.
     Any,
+    /// An Int or a String (Kubernetes `int-or-string`: ports by number or name, `25%`).
+    IntOrString,
     /// The element type of `[]`: assignable to everything.
     Never,
     /// Already reported; silences follow-up errors.
@@ -214,6 +216,7 @@ impl Ty {
             Ty::Refined(r) => format!("{} in {}", r.base.describe(), r.text),
             Ty::Function(_) => format!("a function {self}"),
             Ty::Any => "any value".into(),
+            Ty::IntOrString => "an Int or a String".into(),
             Ty::Never => "nothing".into(),
             Ty::Error => "an unknown type".into(),
         }
@@ -298,6 +301,7 @@ impl fmt::Display for Ty {
                 write!(f, ") -> {}", func.ret)
             }
             Ty::Any => write!(f, "Any"),
+            Ty::IntOrString => write!(f, "IntOrString"),
             Ty::Never => write!(f, "Never"),
             Ty::Error => write!(f, "?"),
         }

@@ -93,10 +93,16 @@ impl Diagnostic {
 /// Picks the candidate closest to `name` for a "did you mean" help line, if any is close enough.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
+    let name_chars = name.chars().count();
     for candidate in candidates {
-        let distance = edit_distance(name, candidate);
+        let candidate_chars = candidate.chars().count();
         // Allow about one edit per three characters, at least one.
-        let limit = (name.chars().count().max(candidate.chars().count()) / 3).max(1);
+        let limit = (name_chars.max(candidate_chars) / 3).max(1);
+        // The distance is at least the difference in length: skip the quadratic comparison.
+        if name_chars.abs_diff(candidate_chars) > limit {
+            continue;
+        }
+        let distance = edit_distance(name, candidate);
         if distance <= limit && best.is_none_or(|(d, c)| distance < d || (distance == d && candidate < c)) {
             best = Some((distance, candidate));
         }

@@ -11,6 +11,8 @@
 //! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
 //! * [`StandInProfileController`]: a clearly named stand-in for Kubeflow's profile controller
 //!   (creates a Profile's namespace a moment after the Profile appears).
+//! * [`hostile`] runs a command as a child with an address-space cap and measures its wall
+//!   time and peak memory (GNU `time`, `timeout`, `prlimit`).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
 //!
 //! ```no_run
@@ -25,6 +27,7 @@
 pub mod cluster;
 pub mod crds;
 pub mod dedicated;
+pub mod hostile;
 pub mod manifests;
 pub mod profile_controller;
 pub mod raw;

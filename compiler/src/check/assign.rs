@@ -39,6 +39,8 @@ pub(super) fn compat(found: &Ty, expected: &Ty) -> Compat {
             Some(None)
         }
         (Cpu | Memory, Quantity) => Some(None),
+        (Int | String | IntOrString, IntOrString) => Some(None),
+        (Enum(e), IntOrString) if matches!(e.base(), String | Int) => Some(None),
         (Int, Float) => Some(Some(Conv::IntToFloat)),
         (Int, Cpu) => Some(Some(Conv::IntToCpu)),
         (Enum(e), String) if matches!(e.base(), String) => Some(None),

@@ -19,6 +19,8 @@ codes! {
     DOES_NOT_FIT_NODE = "K0503", "does-not-fit-node", "A pod requests more accelerators, CPU or memory than one node of its pool has.";
     LIMIT_BELOW_REQUEST = "K0504", "limit-below-request", "A resource limit is lower than the request.";
     POOL_ACCELERATOR_MISMATCH = "K0505", "pool-accelerator-mismatch", "A GPU request names a node pool whose accelerator is a different one.";
+    // K07xx: manifests.
+    RESERVED_FIELD = "K0704", "reserved-field", "A `kf.Object` field would override `apiVersion`, `kind` or `metadata`, which kiln sets from the checked fields.";
     // K08xx: training, Katib, KServe and names.
     INVALID_NAME = "K0801", "invalid-name", "An object name or namespace is not a DNS-1123 label.";
     OBJECTIVE_METRIC_UNDECLARED = "K0802", "objective-metric-undeclared", "An experiment's objective or additional metric is not reported by its trial job, or is listed twice.";

@@ -1,0 +1,204 @@
+//! One commit's files, read from the object database: the [`SourceLoader`] the compiler reads a
+//! commit through, and the [`RepoTree`] the project file is checked against.
+//!
+//! Confinement (a pull request is untrusted input) is the compiler's own, shared with the file
+//! system loader: [`GitTree`] only reports what a commit's tree holds (an entry of mode 120000 is
+//! a symlink, 160000 a submodule, i.e. not a regular file; sizes come from the object header,
+//! before any blob is read) and `kiln_compiler::source::confined` applies every rule: no path
+//! leaves the tree, symlinks are resolved inside the tree only (a Git tree can place no absolute
+//! target inside itself), only regular `.kiln` blobs are read, and nothing over
+//! [`MAX_FILE_BYTES`] is loaded.
+//!
+//! Every file loaded (or that failed to load) is recorded with the blob it resolves to
+//! ([`Snapshot::take_loaded`]): that list is an app's dependencies for incremental replanning
+//! ([`crate::incremental`]).
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, Tree};
+use kiln_compiler::source::confined::{self, Entry, ProjectPath, Refusal, Special};
+use kiln_compiler::source::{LoadError, SourceLoader};
+
+use crate::project::{EntryKind, RepoTree};
+
+/// The largest spec file read (a spec this big is certainly not hand-written).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// The longest symlink target read (Linux's PATH_MAX).
+const MAX_LINK_BYTES: usize = 4096;
+
+const MODE_TREE: i32 = 0o040000;
+const MODE_BLOB: i32 = 0o100644;
+const MODE_EXEC: i32 = 0o100755;
+const MODE_LINK: i32 = 0o120000;
+
+/// A commit's tree as a `confined::Tree`: it reports entries, the rules are applied elsewhere.
+pub struct GitTree<'r> {
+    repo: &'r Repository,
+    tree: Tree<'r>,
+}
+
+impl GitTree<'_> {
+    /// The mode and object id at `path` (`None`: nothing there).
+    fn at(&self, path: &ProjectPath) -> Option<(i32, Oid)> {
+        if path.is_root() {
+            return Some((MODE_TREE, self.tree.id()));
+        }
+        self.tree
+            .get_path(Path::new(path.as_str()))
+            .ok()
+            .map(|e| (e.filemode(), e.id()))
+    }
+
+    fn blob_size(&self, oid: Oid) -> Result<u64, String> {
+        let odb = self.repo.odb().map_err(|e| e.message().to_string())?;
+        let (size, kind) = odb.read_header(oid).map_err(|e| e.message().to_string())?;
+        if kind != ObjectType::Blob {
+            return Err("the repository is damaged (an entry is not a blob)".to_string());
+        }
+        Ok(size as u64)
+    }
+}
+
+impl confined::Tree for GitTree<'_> {
+    fn entry(&self, path: &ProjectPath) -> Result<Entry, String> {
+        let Some((mode, oid)) = self.at(path) else {
+            return Ok(Entry::Missing);
+        };
+        Ok(match mode {
+            MODE_TREE => Entry::Dir,
+            MODE_BLOB | MODE_EXEC => Entry::File {
+                size: self.blob_size(oid)?,
+            },
+            MODE_LINK => {
+                if self.blob_size(oid)? > MAX_LINK_BYTES as u64 {
+                    return Err("a symlink target longer than 4096 bytes".to_string());
+                }
+                let blob = self.repo.find_blob(oid).map_err(|e| e.message().to_string())?;
+                Entry::Symlink {
+                    target: String::from_utf8_lossy(blob.content()).into_owned(),
+                }
+            }
+            // 160000 is a submodule (a commit of another repository), never a file here.
+            _ => Entry::Special(Special::Other),
+        })
+    }
+
+    fn read(&self, path: &ProjectPath, limit: u64) -> Result<Vec<u8>, String> {
+        let Some((_, oid)) = self.at(path) else {
+            return Err("no such file".to_string());
+        };
+        if self.blob_size(oid)? > limit {
+            // Say "too large" without loading it: one byte over is enough for the caller.
+            return Ok(vec![0; limit as usize + 1]);
+        }
+        let blob = self.repo.find_blob(oid).map_err(|e| e.message().to_string())?;
+        Ok(blob.content().to_vec())
+    }
+
+    fn list(&self, dir: &ProjectPath) -> Result<Vec<String>, String> {
+        let Some((MODE_TREE, oid)) = self.at(dir) else {
+            return Err("not a directory".to_string());
+        };
+        let tree = self.repo.find_tree(oid).map_err(|e| e.message().to_string())?;
+        Ok(tree.iter().filter_map(|e| e.name().map(str::to_string)).collect())
+    }
+}
+
+/// The files of one commit.
+pub struct Snapshot<'r> {
+    tree: GitTree<'r>,
+    commit: Oid,
+    loaded: RefCell<Vec<(String, Oid)>>,
+}
+
+impl<'r> Snapshot<'r> {
+    pub(crate) fn new(repo: &'r Repository, tree: Tree<'r>, commit: Oid) -> Snapshot<'r> {
+        Snapshot {
+            tree: GitTree { repo, tree },
+            commit,
+            loaded: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn commit(&self) -> Oid {
+        self.commit
+    }
+
+    /// The files loaded through [`SourceLoader::load`] since the last call, with their blobs.
+    pub fn take_loaded(&self) -> Vec<(String, Oid)> {
+        std::mem::take(&mut self.loaded.borrow_mut())
+    }
+
+    /// Resolves a repository-relative path under the confinement rules.
+    pub fn resolve(&self, path: &str) -> Result<confined::Resolved, Refusal> {
+        confined::resolve(&self.tree, &ProjectPath::parse(path)?)
+    }
+
+    /// The blob `path` resolves to; zero when it resolves to no regular file. Two commits
+    /// where every dependency has the same fingerprint compile an app the same way.
+    pub fn fingerprint(&self, path: &str) -> Oid {
+        match self.resolve(path) {
+            Ok(confined::Resolved {
+                path,
+                entry: Entry::File { .. },
+            }) => self.tree.at(&path).map_or(Oid::zero(), |(_, oid)| oid),
+            _ => Oid::zero(),
+        }
+    }
+
+    /// The text of a repository file that is not a spec (`kiln.toml`), under the same rules.
+    pub fn read(&self, path: &str) -> Result<String, LoadError> {
+        let resolved = self.resolve(path)?;
+        match resolved.entry {
+            Entry::File { size } if size <= MAX_FILE_BYTES => {
+                let bytes = confined::Tree::read(&self.tree, &resolved.path, MAX_FILE_BYTES)
+                    .map_err(LoadError::new)?;
+                String::from_utf8(bytes).map_err(|_| LoadError::from(Refusal::NotUtf8))
+            }
+            Entry::File { size } => Err(Refusal::TooLarge {
+                size,
+                limit: MAX_FILE_BYTES,
+            }
+            .into()),
+            _ => Err(Refusal::NotFound.into()),
+        }
+    }
+}
+
+impl SourceLoader for Snapshot<'_> {
+    fn load(&self, path: &str) -> Result<String, LoadError> {
+        // A failed load is recorded too (blob id zero): the file may exist in another commit.
+        self.loaded
+            .borrow_mut()
+            .push((path.to_string(), self.fingerprint(path)));
+        let path = ProjectPath::parse(path)?;
+        Ok(confined::read_source(&self.tree, &path, MAX_FILE_BYTES)?)
+    }
+}
+
+impl RepoTree for Snapshot<'_> {
+    fn entry(&self, path: &str) -> Option<EntryKind> {
+        match self.resolve(path).ok()?.entry {
+            Entry::File { .. } => Some(EntryKind::File),
+            Entry::Dir => Some(EntryKind::Dir),
+            _ => None,
+        }
+    }
+
+    /// Through the compiler's folder scan: symlinked folders inside the tree are followed, each
+    /// real file counts once, refused entries are left out.
+    fn kiln_files(&self, dir: &str) -> Vec<String> {
+        let Ok(dir) = ProjectPath::parse(dir) else {
+            return Vec::new();
+        };
+        confined::scan(&self.tree, &dir)
+            .map(|scan| {
+                scan.files
+                    .into_iter()
+                    .map(|f| f.path.as_str().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
