@@ -559,7 +559,18 @@ fn drift_reason(live: &Value, body: &Value, uncovered: &[String]) -> String {
     let mut who: Vec<String> = Vec::new();
     for (manager, fs) in other_managers(live, FIELD_MANAGER) {
         let (covered, _) = coverage(&fs, body);
-        let taken: Vec<&String> = covered.iter().filter(|p| uncovered.contains(p)).collect();
+        // A path the other manager owns as a whole (an atomic member) takes every uncovered
+        // leaf below it: name the member, as the apiserver does.
+        let taken: Vec<&String> = covered
+            .iter()
+            .filter(|p| {
+                uncovered.iter().any(|u| {
+                    u == *p
+                        || u.strip_prefix(p.as_str())
+                            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                })
+            })
+            .collect();
         if !taken.is_empty() {
             who.push(format!(
                 "{manager:?} changed {}",

@@ -76,8 +76,8 @@ impl TestCluster {
 
     /// Creates a fresh namespace `kiln-<prefix>-<random>` and returns its name.
     ///
-    /// Namespaces are not deleted: the local control plane runs no controllers, so a deleted
-    /// namespace would stay `Terminating` anyway, and leftovers help when debugging.
+    /// Namespaces are not deleted: leftovers help when debugging (the local control plane runs
+    /// kube-controller-manager, so a deleted namespace does finish terminating).
     pub async fn namespace(&self, prefix: &str) -> Result<String, kube::Error> {
         let name = namespace_name(prefix);
         let ns: Namespace = serde_json::from_value(serde_json::json!({
@@ -266,6 +266,11 @@ pub(crate) fn control_plane_script(
 }
 
 /// `kiln-<prefix>-<8 hex>`, a valid DNS-1123 label of at most 63 characters.
+/// A unique DNS label `kiln-<prefix>-<random>` (for namespaces and Profiles of one test).
+pub fn unique_name(prefix: &str) -> String {
+    namespace_name(prefix)
+}
+
 fn namespace_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let clean = kiln_compiler::lower::dns_label(prefix, 40);

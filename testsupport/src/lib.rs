@@ -9,6 +9,8 @@
 //! * [`DedicatedControlPlane`] is a control plane of one test's own, whose kube-apiserver the
 //!   test may stop and start again (the shared one must never be stopped).
 //! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
+//! * [`StandInProfileController`]: a clearly named stand-in for Kubeflow's profile controller
+//!   (creates a Profile's namespace a moment after the Profile appears).
 //! * [`hostile`] runs a command as a child with an address-space cap and measures its wall
 //!   time and peak memory (GNU `time`, `timeout`, `prlimit`).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
@@ -27,8 +29,10 @@ pub mod crds;
 pub mod dedicated;
 pub mod hostile;
 pub mod manifests;
+pub mod profile_controller;
 pub mod raw;
 
-pub use cluster::{TestCluster, cluster, kubeconfig_path, state_dir, workspace_root};
+pub use cluster::{TestCluster, cluster, kubeconfig_path, state_dir, unique_name, workspace_root};
 pub use crds::{install_crds, shared_dir};
 pub use dedicated::DedicatedControlPlane;
+pub use profile_controller::StandInProfileController;
