@@ -13,6 +13,15 @@ macro_rules! codes {
 }
 
 codes! {
+    // K0417-K0429: fields a target does not carry, and pod-level validity (`fields`, `pod_check`).
+    FIELD_NOT_SUPPORTED = "K0417", "field-not-supported", "A field the user set has no place in the manifest of the target the object lowers to, and leaving it out would change what the object does.";
+    FIELD_HAS_NO_EFFECT = "K0418", "field-has-no-effect", "A field the user set is not used for the object's target; leaving it out is harmless.";
+    DUPLICATE_VOLUME = "K0419", "duplicate-volume", "Two volumes of one pod have the same name.";
+    DUPLICATE_MOUNT_PATH = "K0420", "duplicate-mount-path", "Two volume mounts of one container use the same path.";
+    UNDECLARED_VOLUME = "K0421", "undeclared-volume", "A container mounts a volume its pod does not declare.";
+    DUPLICATE_CONTAINER = "K0422", "duplicate-container", "Two containers of one pod have the same name.";
+    DUPLICATE_PORT = "K0423", "duplicate-port", "Two ports of one pod's containers use the same number and protocol, or the same name.";
+    INVALID_ENV_NAME = "K0424", "invalid-env-name", "An environment variable name is empty, contains `=`, or is set twice in one container.";
     // K05xx: resources, GPUs and quota.
     GPU_MODEL_UNKNOWN = "K0501", "gpu-model-unknown", "An accelerator model is not provided by any declared NodePool.";
     QUOTA_EXCEEDED = "K0502", "quota-exceeded", "A namespace's long-running requests and parallel trials exceed its Profile quota.";
