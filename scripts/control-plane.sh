@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # control-plane.sh - a real kube-apiserver + etcd on loopback, for kiln's tests and CI.
 #
-#   scripts/control-plane.sh build   build (once) kube-apiserver + etcd from the Go module proxy
+#   scripts/control-plane.sh build   build (once) kube-apiserver, kube-controller-manager + etcd from
+#                                    the Go module proxy
 #   scripts/control-plane.sh up      build if needed, start etcd + kube-apiserver, wait for /readyz,
+#                                    start kube-controller-manager (namespace lifecycle, garbage
+#                                    collector, ServiceAccount tokens; CP_CONTROLLERS=0 skips it),
 #                                    write a kubeconfig; prints `export KUBECONFIG=...` on stdout
 #   scripts/control-plane.sh env     print the export lines of the running instance (exit 1 if none)
 #   scripts/control-plane.sh status  exit 0 when the recorded instance is up and /readyz is ok
@@ -30,7 +33,8 @@
 #   CP_CACHE_DIR      ${XDG_CACHE_HOME:-$HOME/.cache}/kiln/control-plane
 #   CP_STATE_DIR      $CP_CACHE_DIR/<K8S_VERSION>/run   certs, data, logs, kubeconfig, pids
 #   CP_START_TIMEOUT  120       seconds to wait for each component
-#   CP_APISERVER_BIN, CP_ETCD_BIN, CP_KINE_BIN   prebuilt binaries instead of building
+#   CP_APISERVER_BIN, CP_ETCD_BIN, CP_KINE_BIN, CP_CONTROLLER_MANAGER_BIN   prebuilt binaries
+#   CP_CONTROLLERS    1         0 = do not start kube-controller-manager
 #   CP_MEASURE        0         1 = wrap each go build in /usr/bin/time -v
 #   CP_KEEP           0         1 = `down` keeps the state dir (logs)
 #   CP_STOP_SIGNAL    TERM      signal `stop-apiserver` sends (KILL = a crash); SIGKILL follows
@@ -44,6 +48,7 @@ CP_CACHE_DIR="${CP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln/control-plane
 CP_START_TIMEOUT="${CP_START_TIMEOUT:-120}"
 CP_MEASURE="${CP_MEASURE:-0}"
 CP_STOP_SIGNAL="${CP_STOP_SIGNAL:-TERM}"
+CP_CONTROLLERS="${CP_CONTROLLERS:-1}"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -126,33 +131,57 @@ prepare_k8s_module() {
   for m in "${STAGING_MODULES[@]}"; do edits+=(-replace="$m=$m@$STAGING_VERSION"); done
   (cd "$dir" && go mod edit "${edits[@]}")
   log "resolving dependencies (${#STAGING_MODULES[@]} staging modules -> $STAGING_VERSION, etcd $ETCD_VERSION)"
-  (cd "$dir" && go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION") ||
+  (cd "$dir" && go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION") ||
     die "go get -tool failed (usually a module the proxy does not serve; try another K8S_VERSION)"
+}
+
+k8s_ldflags() {
+  local p date ld="-s -w"
+  date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$K8S_MINOR"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  printf '%s' "$ld"
 }
 
 build_k8s() {
   if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" ]]; then
+    if [[ ! -x "$BIN_DIR/kube-controller-manager" ]]; then build_controller_manager; fi
     log "using cached binaries in $BIN_DIR"
     return
   fi
   go_setup
   local t0=$SECONDS dir="$VDIR/src"
   prepare_k8s_module "$dir"
-  local tmp="$BIN_DIR.tmp.$$" ld="-s -w" p date
+  local tmp="$BIN_DIR.tmp.$$" ld date
+  ld="$(k8s_ldflags)"
   date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$K8S_MINOR"
-    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
   rm -rf "$tmp"
   mkdir -p "$tmp"
   (cd "$dir" && timed_go_build kube-apiserver -trimpath -pgo=off -ldflags "$ld" \
     -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+  (cd "$dir" && timed_go_build kube-controller-manager -trimpath -pgo=off -ldflags "$ld" \
+    -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager)
   (cd "$dir" && timed_go_build etcd -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
   printf 'k8s=%s etcd=%s go=%s built=%s\n' "$K8S_VERSION" "$ETCD_VERSION" "$GO_LOCAL_VERSION" "$date" >"$tmp/STAMP"
   rm -rf "$BIN_DIR"
   mv "$tmp" "$BIN_DIR"
   log "binaries ready in $BIN_DIR (build took $((SECONDS - t0))s)"
+}
+
+# A cache made before kube-controller-manager was part of the control plane: build just that
+# binary, from the same k8s.io/kubernetes module and version, in a module of its own (the
+# cached one may be in use), and add it atomically.
+build_controller_manager() {
+  go_setup
+  local t0=$SECONDS dir="$VDIR/src-kcm" tmp="$BIN_DIR/.kube-controller-manager.tmp.$$"
+  prepare_k8s_module "$dir"
+  (cd "$dir" && timed_go_build kube-controller-manager -trimpath -pgo=off -ldflags "$(k8s_ldflags)" \
+    -o "$tmp" k8s.io/kubernetes/cmd/kube-controller-manager)
+  mv -f "$tmp" "$BIN_DIR/kube-controller-manager"
+  log "kube-controller-manager added to $BIN_DIR (build took $((SECONDS - t0))s)"
 }
 
 build_kine() {
@@ -333,6 +362,29 @@ launch_apiserver() { # launch_apiserver URL
     curl -fsS --max-time 5 "${auth[@]}" "$url/api/v1/namespaces/default"
 }
 
+# Starts kube-controller-manager with the controllers a test cluster needs and waits until the
+# ServiceAccount controller has created `default` in namespace default (so it runs). No nodes,
+# no kubelet: only the controllers that act on API objects alone.
+#   namespace-controller            deleted namespaces finish terminating (their objects go)
+#   garbage-collector-controller    owner-referenced objects are collected
+#   serviceaccount-controller       every namespace gets ServiceAccount `default`
+#   serviceaccount-token-controller legacy token Secrets are filled in
+launch_controller_manager() { # launch_controller_manager URL
+  local url="$1" W="$CP_STATE_DIR" kcm="${CP_CONTROLLER_MANAGER_BIN:-$BIN_DIR/kube-controller-manager}"
+  local pki="$W/pki" logf="$W/logs/kube-controller-manager.log"
+  [[ -x "$kcm" ]] || die "kube-controller-manager binary missing: $kcm (run: $0 build)"
+  spawn kube-controller-manager "$logf" "$kcm" \
+    --kubeconfig="$W/kubeconfig" --authentication-kubeconfig="$W/kubeconfig" \
+    --authorization-kubeconfig="$W/kubeconfig" \
+    --controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller \
+    --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+    --use-service-account-credentials=false --leader-elect=false \
+    --bind-address=127.0.0.1 --secure-port=0 --profiling=false
+  local auth=(--cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
+  wait_for kube-controller-manager "$SPAWNED" "$logf" \
+    curl -fsS --max-time 5 "${auth[@]}" "$url/api/v1/namespaces/default/serviceaccounts/default"
+}
+
 # The recorded pid line of NAME when that process is still running, else nothing.
 running_line() { # running_line NAME
   local name pid start bin
@@ -453,6 +505,7 @@ contexts:
 current-context: kiln-test
 KCFG
   )
+  if [[ "$CP_CONTROLLERS" == 1 ]]; then launch_controller_manager "$url"; fi
   {
     printf 'export KUBECONFIG=%q\n' "$W/kubeconfig"
     printf 'export CP_API_SERVER=%q\n' "$url"

@@ -36,8 +36,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Arguments shared by `kiln plan` and `kiln apply`.
 #[derive(Args)]
 pub struct Target {
-    /// .kiln files or directories (searched for *.kiln).
-    #[arg(required = true)]
+    /// .kiln files or directories (searched for *.kiln); for `kiln apply`, or a plan file
+    /// written by `kiln plan --git-base .. --cluster --out` (see `git_plan`).
     pub paths: Vec<PathBuf>,
     /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, else in-cluster configuration).
     #[arg(long)]
@@ -92,6 +92,8 @@ pub struct ApplyFlags {
 pub enum PlanOutput {
     Text,
     Json,
+    /// A pull-request comment (plans between commits, `--git-base`).
+    Markdown,
 }
 
 /// `kiln plan`.
@@ -201,7 +203,9 @@ async fn execute(
             eprintln!("error: {}", describe(e, &server));
         }
         match target.output {
-            PlanOutput::Text => print!("{}", output::render_text(&planned.plan, color)),
+            PlanOutput::Text | PlanOutput::Markdown => {
+                print!("{}", output::render_text(&planned.plan, color))
+            }
             PlanOutput::Json => println!("{}", output::render_json(&planned.plan)),
         }
         let code = output::detailed_exit_code::<()>(&Ok(planned.plan));
@@ -211,14 +215,14 @@ async fn execute(
             _ => ExitCode::SUCCESS,
         });
     }
-    if target.output == PlanOutput::Text {
+    if target.output != PlanOutput::Json {
         print!("{}", output::render_text(&planned.plan, color));
     }
     let report = kiln_reconciler::apply_plan(&mut cluster, desired, planned, opts)
         .await
         .map_err(|e| describe(&e, &server))?;
     match target.output {
-        PlanOutput::Text => println!(
+        PlanOutput::Text | PlanOutput::Markdown => println!(
             "Applied {} object(s), pruned {}, {} error(s).",
             report.applied.len(),
             report.pruned.len(),
@@ -243,7 +247,7 @@ async fn execute(
 /// merged as kubectl does) or `~/.kube/config`, else (with neither flag, like kube's
 /// `Config::infer`) the in-cluster configuration. Every error is one sentence naming the file
 /// or context at fault.
-async fn config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Config, String> {
+pub(crate) async fn config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Config, String> {
     let (loaded, source) = match kubeconfig {
         Some(path) => (Kubeconfig::read_from(path), path.display().to_string()),
         None => (

@@ -9,6 +9,7 @@
 
 mod cluster;
 mod files;
+mod git_plan;
 
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use kiln_compiler::manifest::canonical;
 use kiln_compiler::render::{self, HumanStyle};
+use kiln_compiler::source::SourceMap;
 
 /// See cli/Cargo.toml: compiling is allocation-bound.
 #[global_allocator]
@@ -62,7 +64,8 @@ enum Command {
     Build {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Write one file per object into this directory instead of printing a stream.
+        /// Write one file per object (`<kind>_<namespace>_<name>.yaml`) into this directory
+        /// instead of printing a stream; never through a symlink.
         #[arg(long, short = 'o')]
         out_dir: Option<PathBuf>,
         /// Manifest format; `json` also prints diagnostics as JSON (for machines).
@@ -71,10 +74,13 @@ enum Command {
         #[command(flatten)]
         schemas: SchemaSources,
     },
-    /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked diffs).
+    /// Show what `kiln apply` would change in the cluster (summary, one line per object, masked
+    /// diffs), or with --git-base/--git-head what a pull request changes (no cluster needed).
     Plan {
         #[command(flatten)]
         target: cluster::Target,
+        #[command(flatten)]
+        git: git_plan::GitArgs,
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -85,11 +91,21 @@ enum Command {
     /// of the project directory (the first path if a directory, else its parent directory),
     /// lowercased with other characters turned into `-`, or `kiln`; its parent ConfigMap is
     /// `kiln-<applyset>` in --applyset-namespace.
+    ///
+    /// Given a plan file (`kiln plan --git-base .. --git-head .. --cluster --out plan.json`),
+    /// applies exactly that plan, and refuses it, touching nothing, when the branch moved past
+    /// the planned commit or a planned object changed in the cluster since.
     Apply {
         #[command(flatten)]
         target: cluster::Target,
         #[command(flatten)]
         flags: cluster::ApplyFlags,
+        /// Where fetched repositories and compiled results are kept (plan files of a remote).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// File holding the HTTPS token (plan files of a remote).
+        #[arg(long)]
+        git_token_file: Option<PathBuf>,
     },
     /// Format .kiln files in place (or only check with --check).
     Fmt {
@@ -145,12 +161,41 @@ fn main() -> ExitCode {
         }),
         Command::Plan {
             target,
+            git,
             detailed_exitcode,
-        } => guard(&target.paths, || cluster::plan(&target, detailed_exitcode)),
-        Command::Apply { target, flags } => guard(&target.paths, || cluster::apply(&target, &flags)),
+        } if git.active() => guard(&target.paths, || git_plan::plan(&git, &target, detailed_exitcode)),
+        Command::Plan {
+            target,
+            detailed_exitcode,
+            ..
+        } => guard(&target.paths, || {
+            needs_paths(&target.paths).unwrap_or_else(|| cluster::plan(&target, detailed_exitcode))
+        }),
+        Command::Apply {
+            target,
+            cache_dir,
+            git_token_file,
+            ..
+        } if git_plan::is_plan_file(&target.paths) => guard(&target.paths, || {
+            git_plan::apply(&target, &git_plan::GitArgs::for_apply(cache_dir, git_token_file))
+        }),
+        Command::Apply { target, flags, .. } => guard(&target.paths, || {
+            needs_paths(&target.paths).unwrap_or_else(|| cluster::apply(&target, &flags))
+        }),
         Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
+}
+
+/// `plan` and `apply` need spec paths unless they plan between commits or apply a plan file.
+fn needs_paths(paths: &[PathBuf]) -> Option<ExitCode> {
+    if paths.is_empty() {
+        eprintln!(
+            "error: give the .kiln files or directories to plan or apply (or --git-base/--git-head, or a plan file)"
+        );
+        return Some(ExitCode::from(2));
+    }
+    None
 }
 
 /// Runs a command; if kiln itself panics, prints one line naming the input and asking for a report.
@@ -173,23 +218,32 @@ fn guard(paths: &[PathBuf], run: impl FnOnce() -> ExitCode) -> ExitCode {
     }
 }
 
+/// Compiles the sources the paths name, read through the confined loader (`files.rs`). Files
+/// are named by their path in the project; diagnostics show them relative to the working
+/// directory. Refused paths are diagnostics of the compilation (so nothing is emitted).
 fn compile(paths: &[PathBuf]) -> Result<Compiled, ExitCode> {
-    let roots = files::collect_kiln_files(paths).map_err(|message| {
+    let inputs = files::inputs(paths).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_DIAGNOSTICS)
     })?;
-    Ok(kiln_compiler::compile(
-        &files::FsLoader,
-        &roots,
-        &Options::default(),
-    ))
+    let mut compiled = kiln_compiler::compile(&inputs.project.loader(), &inputs.roots(), &Options::default());
+    inputs.report_into(&mut compiled.sources, &mut compiled.diagnostics);
+    if compiled.has_errors() {
+        compiled.objects.clear();
+    }
+    compiled.sources.show_as(|path| inputs.project.show(path));
+    Ok(compiled)
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], compiled: &Compiled, format: DiagnosticFormat) {
+    print_diagnostics_in(diagnostics, &compiled.sources, format);
+}
+
+fn print_diagnostics_in(diagnostics: &[Diagnostic], sources: &SourceMap, format: DiagnosticFormat) {
     let mut stderr = std::io::stderr().lock();
     match format {
         DiagnosticFormat::Json => {
-            let _ = writeln!(stderr, "{}", render::render_json(diagnostics, &compiled.sources));
+            let _ = writeln!(stderr, "{}", render::render_json(diagnostics, sources));
         }
         DiagnosticFormat::Human => {
             if diagnostics.is_empty() {
@@ -197,7 +251,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic], compiled: &Compiled, format: Di
             }
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let width = terminal_width();
-            let text = render::render_human(diagnostics, &compiled.sources, HumanStyle { width, color });
+            let text = render::render_human(diagnostics, sources, HumanStyle { width, color });
             let _ = write!(stderr, "{text}");
             let _ = writeln!(stderr, "{}", render::summary(diagnostics));
         }
@@ -335,10 +389,10 @@ fn build(
     match out_dir {
         None => print!("{}", render(&manifests)),
         Some(dir) => {
-            if let Err(message) =
+            if let Err((sources, diagnostics)) =
                 files::write_manifests(dir, &manifests, output == OutputFormat::Json, &render)
             {
-                eprintln!("error: {message}");
+                print_diagnostics_in(&diagnostics, &sources, format);
                 return ExitCode::from(EXIT_DIAGNOSTICS);
             }
         }
@@ -346,45 +400,55 @@ fn build(
     ExitCode::SUCCESS
 }
 
+/// Formats sources in place. Files are found and read under the confined rules (a symlinked
+/// `.kiln` leading out of the project is refused) and rewritten at their real path without
+/// following a symlink (`files::rewrite_source`).
 fn fmt(paths: &[PathBuf], check_only: bool) -> ExitCode {
-    let files = match files::collect_kiln_files(paths) {
-        Ok(f) => f,
+    let inputs = match files::inputs(paths) {
+        Ok(i) => i,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(EXIT_DIAGNOSTICS);
         }
     };
-    let mut failed = false;
+    let mut sources = SourceMap::default();
+    let mut problems = Vec::new();
+    inputs.report_into(&mut sources, &mut problems);
+    let mut failed = !problems.is_empty();
     let mut unformatted = Vec::new();
-    for path in &files {
-        let text = match std::fs::read_to_string(path) {
+    for found in &inputs.files {
+        let shown = inputs.project.show(found.path.as_str());
+        let text = match kiln_compiler::source::confined::read_source(
+            &inputs.project.tree,
+            &found.path,
+            files::max_file_bytes(),
+        ) {
             Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {path}: {e}");
+            Err(refusal) => {
+                problems.push(files::refusal(&mut sources, &shown, "given here", &refusal));
                 failed = true;
                 continue;
             }
         };
-        let mut sources = kiln_compiler::source::SourceMap::default();
-        let file = sources.add(path.clone(), text.clone());
+        let file = sources.add(shown.clone(), text.clone());
         match kiln_lang::format::format_source(file, &text) {
             Ok(formatted) if formatted == text => {}
             Ok(formatted) => {
                 if check_only {
-                    unformatted.push(path.clone());
-                } else if let Err(e) = std::fs::write(path, formatted) {
-                    eprintln!("error: cannot write {path}: {e}");
+                    unformatted.push(shown);
+                } else if let Err(e) = files::rewrite_source(&inputs.project.real_file(found), &formatted) {
+                    eprintln!("error: cannot write {shown}: {e}");
                     failed = true;
                 }
             }
             Err(diagnostics) => {
-                eprint!(
-                    "{}",
-                    render::render_plain(&diagnostics, &sources, terminal_width())
-                );
+                problems.extend(diagnostics);
                 failed = true;
             }
         }
+    }
+    if !problems.is_empty() {
+        eprint!("{}", render::render_plain(&problems, &sources, terminal_width()));
     }
     for path in &unformatted {
         println!("would reformat {path}");

@@ -115,10 +115,9 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
         if failed {
             continue;
         }
-        let (line, _) = compiled
-            .sources
-            .line_col(object.span.file, object.span.start as usize);
-        let source = format!("{}:{line}", compiled.sources.name(object.span.file));
+        // The file's project path, without a line: the trace must not change when only
+        // unrelated lines move (see ARCHITECTURE.md, "Source trace").
+        let source = compiled.sources.path(object.span.file).to_string();
         for value in lowered {
             let mut manifest = match Manifest::new(value) {
                 Ok(m) => m,
@@ -132,6 +131,24 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
                     continue;
                 }
             };
+            // Every lowering checks the names it is given; this is the backstop for names it
+            // derives or copies, since a name decides where the object goes (a file of
+            // `kiln build -o`, a URL path of the API server).
+            if let Some(problem) = identity_problem(&manifest) {
+                let mut diagnostic = Diagnostic::error(
+                    crate::lower::codes::INVALID_NAME,
+                    problem,
+                    locate(&compiled.sources, object.span, ""),
+                    format!("in {} `{}`", object.ty, object.name),
+                );
+                diagnostic.help = Some(
+                    "names are DNS-1123 subdomains (lowercase letters, digits, `-` and `.`, at most 253) \
+                     and namespaces DNS-1123 labels (at most 63, no `.`)"
+                        .to_string(),
+                );
+                built.diagnostics.push(diagnostic);
+                continue;
+            }
             if mode == Mode::Build {
                 hash::set_source(&mut manifest, &source);
                 hash::stamp(&mut manifest);
@@ -204,6 +221,33 @@ fn identity(manifest: &Manifest) -> String {
         manifest.namespace().unwrap_or("-"),
         manifest.name().or(manifest.generate_name()).unwrap_or("")
     )
+}
+
+/// What is wrong with a manifest's name or namespace, as Kubernetes checks them: a namespace is
+/// a DNS-1123 label; a name is a DNS-1123 subdomain, except for the RBAC kinds, whose names are
+/// path segments (`system:controller:x`: anything but `/`, `%`, `.` and `..`).
+fn identity_problem(manifest: &Manifest) -> Option<String> {
+    if let Some(ns) = manifest.namespace()
+        && !crate::lower::is_dns_label(ns)
+    {
+        return Some(format!("namespace `{ns}` is not a DNS-1123 label"));
+    }
+    // A `generateName` is a prefix (it may end in `-`); the server completes it.
+    let (name, prefix) = match (manifest.name(), manifest.generate_name()) {
+        (Some(name), _) => (name, false),
+        (None, Some(prefix)) => (prefix, true),
+        (None, None) => return None,
+    };
+    let rbac = prefix || manifest.api_version().starts_with("rbac.authorization.k8s.io/");
+    let segment_ok =
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%']) && name.len() <= 253;
+    let subdomain_ok = name.len() <= 253 && name.split('.').all(crate::lower::is_dns_label);
+    let ok = if rbac {
+        segment_ok
+    } else {
+        segment_ok && subdomain_ok
+    };
+    (!ok).then(|| format!("`{name}` is not a valid name for a {}", manifest.kind()))
 }
 
 /// `/spec/workers` -> `spec.workers`.
@@ -357,6 +401,30 @@ mod tests {
             let built = build(&compiled(&text(fine)), None);
             assert!(built.diagnostics.is_empty(), "{fine}: {:?}", built.diagnostics);
         }
+    }
+
+    #[test]
+    fn every_manifest_name_and_namespace_is_checked_whoever_made_it() {
+        let m = |api: &str, ns: Option<&str>, name: &str| {
+            let mut meta = serde_json::json!({ "name": name });
+            if let Some(ns) = ns {
+                meta["namespace"] = serde_json::json!(ns);
+            }
+            Manifest::new(serde_json::json!({"apiVersion": api, "kind": "K", "metadata": meta})).unwrap()
+        };
+        assert_eq!(identity_problem(&m("v1", Some("ns"), "a.b-c")), None);
+        for (ns, name) in [
+            (Some("ns"), "evil/../../x"),
+            (Some("ns"), ".."),
+            (Some("a.b"), "x"),
+            (Some("../x"), "x"),
+            (None, "Upper"),
+        ] {
+            assert!(identity_problem(&m("v1", ns, name)).is_some(), "{ns:?} {name}");
+        }
+        let rbac = "rbac.authorization.k8s.io/v1";
+        assert_eq!(identity_problem(&m(rbac, None, "system:controller:x")), None);
+        assert!(identity_problem(&m(rbac, None, "a/b")).is_some());
     }
 
     #[test]

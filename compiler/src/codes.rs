@@ -25,6 +25,12 @@ codes! {
     RECURSIVE_TYPE = "K0107", "recursive-type", "A type alias refers to itself.";
     UNKNOWN_REFERENCE = "K0108", "unknown-reference", "A reference names an entry (a step, an output, a parameter) that is not there.";
     NOT_A_REFERENCE = "K0109", "not-a-reference", "A reference is written as a string or an expression, or does not start at a field of an enclosing record.";
+    OUTSIDE_PROJECT = "K0110", "outside-project", "A path climbs out of the project root with `..`, or is absolute.";
+    SYMLINK_OUTSIDE_PROJECT = "K0111", "symlink-outside-project", "A symlink on an imported or scanned path leads outside the project.";
+    SYMLINK_LOOP = "K0112", "symlink-loop", "Resolving a path follows too many symlinks (a loop).";
+    NOT_A_REGULAR_FILE = "K0113", "not-a-regular-file", "An imported or scanned path is a directory, FIFO, socket or device.";
+    SOURCE_TOO_LARGE = "K0114", "source-too-large", "A source file is larger than the per-file limit; it is refused before it is read.";
+    NOT_A_SOURCE_FILE = "K0115", "not-a-source-file", "An import or a path names a file that is not a `.kiln` source (or one inside `.git`).";
     // K02xx: types and records.
     TYPE_MISMATCH = "K0201", "type-mismatch", "A value has a different type than the one expected.";
     BAD_CALL = "K0202", "bad-call", "A call has the wrong arguments, or calls something that is not a function.";
@@ -49,6 +55,9 @@ codes! {
     // K07xx: manifests and upstream schemas.
     SCHEMA_VIOLATION = "K0701", "schema-violation", "A manifest does not match the upstream CRD or OpenAPI schema of its kind.";
     DUPLICATE_OBJECT = "K0702", "duplicate-object", "Two declarations produce the same Kubernetes object (kind, namespace, name).";
+    OUTPUT_COLLISION = "K0705", "output-collision", "Two objects would be written to the same file by `kiln build -o`.";
+    OUTPUT_THROUGH_SYMLINK = "K0706", "output-through-symlink", "The output folder of `kiln build -o` is, or goes through, a symlink.";
+    OUTPUT_WRITE_FAILED = "K0707", "output-write-failed", "`kiln build -o` or `kiln fmt` could not write a file.";
     NOT_A_MANIFEST_TYPE = "K0703", "not-a-manifest-type", "`kiln build` is given an object of a project-defined type, which has no Kubernetes form.";
     INTERNAL = "K0901", "internal-error", "kiln itself failed; please report it.";
 }

@@ -14,7 +14,8 @@ use kiln_lang::diagnostic::did_you_mean;
 use kiln_lang::{Diagnostic, FileId, Span};
 
 use crate::codes;
-use crate::source::{SourceLoader, SourceMap, join_relative, normalize_path};
+use crate::source::confined::{ProjectPath, Refusal};
+use crate::source::{LoadError, SourceLoader, SourceMap, normalize_path};
 
 pub type ModId = usize;
 
@@ -92,12 +93,14 @@ pub fn load(
             }
             Err(e) => {
                 let file = l.sources.add(root.clone(), String::new());
-                l.diags.push(Diagnostic::error(
-                    codes::UNKNOWN_IMPORT,
-                    format!("cannot read `{root}`: {}", e.0),
+                let mut d = Diagnostic::error(
+                    e.code,
+                    format!("cannot read `{root}`: {}", e.reason),
                     Span::new(file, 0, 0),
                     "this file",
-                ));
+                );
+                d.help = e.help;
+                l.diags.push(d);
             }
         }
     }
@@ -196,11 +199,26 @@ impl Loader<'_> {
     }
 
     fn import(&mut self, from: &str, path: &str, span: Span) -> Option<ModId> {
-        let (key, display, text, stdlib) = if path.starts_with("./") || path.starts_with("../") {
+        let relative = path.starts_with("./") || path.starts_with("../");
+        let absolute = path.starts_with('/') || path.starts_with('\\');
+        let (key, display, text, stdlib) = if relative || absolute {
             if from.starts_with("<stdlib>/") {
                 return None;
             }
-            let key = join_relative(from, path);
+            // The confinement rules (`source::confined`): no `..` past the project root, no
+            // absolute path. Refused here, before the loader is asked for anything.
+            let key = match ProjectPath::parse(from).and_then(|f| f.import(path)) {
+                Ok(key) if !key.is_kiln_source() => {
+                    let refusal = Refusal::NotASource { resolved: None };
+                    self.diags.push(refused(path, LoadError::from(refusal), span));
+                    return None;
+                }
+                Ok(key) => key.as_str().to_string(),
+                Err(refusal) => {
+                    self.diags.push(refused(path, LoadError::from(refusal), span));
+                    return None;
+                }
+            };
             (key.clone(), key, None, false)
         } else {
             match self.stdlib.iter().find(|(n, _)| *n == path) {
@@ -258,16 +276,28 @@ impl Loader<'_> {
             None => match self.loader.load(&key) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.diags.push(Diagnostic::error(
-                        codes::UNKNOWN_IMPORT,
-                        format!("cannot import `{path}`: {} (looked for `{key}`)", e.0),
-                        span,
-                        "imported here",
-                    ));
+                    let mut d = refused(path, e, span);
+                    if path.trim_start_matches("./") != key {
+                        d.message.push_str(&format!(" (looked for `{key}`)"));
+                    }
+                    self.diags.push(d);
                     return None;
                 }
             },
         };
         self.add(&key, &display, text, stdlib, Some(span))
     }
+}
+
+/// The diagnostic of an import that was not loaded. It names the path as written and the reason;
+/// it never holds anything read from the file (a refused file is not read at all).
+fn refused(path: &str, e: LoadError, span: Span) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        e.code,
+        format!("cannot import `{path}`: {}", e.reason),
+        span,
+        "imported here",
+    );
+    d.help = e.help;
+    d
 }

@@ -2,17 +2,54 @@
 //!
 //! The compiler never touches the file system itself. The CLI passes a loader that reads files;
 //! tests pass a [`MemoryLoader`]. Standard-library modules are embedded in the binary and never
-//! go through the loader.
+//! go through the loader. [`confined`] holds the rules every loader of untrusted projects applies
+//! (no path out of the project root, no special files, a size limit before reading).
+//!
+//! **File names.** The compiler names every file by its path relative to the project root
+//! (`examples/team/project.kiln`), whatever the working directory: that name is what the source
+//! trace (`kiln.dev/source`) records. Diagnostics may show another name ([`SourceMap::show_as`]:
+//! the CLI shows paths relative to the working directory, as rustc and ruff do).
+
+pub mod confined;
 
 use std::collections::BTreeMap;
 
-use kiln_lang::FileId;
+use kiln_lang::{Code, FileId};
 
-/// Why a source could not be loaded, in words for the user (`no such file`, `permission denied`).
+use crate::codes;
+
+/// Why a source could not be loaded: a stable code, the reason in words for the user (`no such
+/// file`, `permission denied`) and a help line. Never any content of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError(pub String);
+pub struct LoadError {
+    pub code: Code,
+    pub reason: String,
+    pub help: Option<String>,
+}
 
-/// Reads source files by path. Paths are `/`-separated, as written in the spec or on the command line.
+impl LoadError {
+    /// A file that could not be read (K0102).
+    pub fn new(reason: impl Into<String>) -> LoadError {
+        LoadError {
+            code: codes::UNKNOWN_IMPORT,
+            reason: reason.into(),
+            help: None,
+        }
+    }
+}
+
+impl From<confined::Refusal> for LoadError {
+    fn from(refusal: confined::Refusal) -> LoadError {
+        LoadError {
+            code: refusal.code(),
+            reason: refusal.reason(),
+            help: refusal.help(),
+        }
+    }
+}
+
+/// Reads source files by path. Paths are project paths (relative to the project root,
+/// `/`-separated, normalised: see [`confined::ProjectPath`]).
 pub trait SourceLoader {
     fn load(&self, path: &str) -> Result<String, LoadError>;
 }
@@ -43,15 +80,18 @@ impl SourceLoader for MemoryLoader {
         self.files
             .get(&normalize_path(path))
             .cloned()
-            .ok_or_else(|| LoadError("no such file".to_string()))
+            .ok_or_else(|| LoadError::new("no such file"))
     }
 }
 
 /// One loaded file.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// The path as shown to the user (`examples/team/project.kiln`, `<stdlib>/kubeflow.kiln`).
+    /// The path as shown to the user in diagnostics (`project.kiln` when run in its folder).
     pub name: String,
+    /// The path relative to the project root (`examples/team/project.kiln`,
+    /// `<stdlib>/kubeflow.kiln`): what the source trace records, the same from any directory.
+    pub path: String,
     pub text: String,
     /// Byte offset of the start of each line, so positions are a binary search, not a scan.
     line_starts: Vec<usize>,
@@ -64,13 +104,16 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// Adds a file by its project path (also its shown name until [`SourceMap::show_as`]).
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let text = text.into();
+        let name = name.into();
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         self.files.push(SourceFile {
-            name: name.into(),
+            path: name.clone(),
+            name,
             text,
             line_starts,
         });
@@ -83,6 +126,21 @@ impl SourceMap {
 
     pub fn name(&self, id: FileId) -> &str {
         self.get(id).map_or("<unknown>", |f| f.name.as_str())
+    }
+
+    /// The project path of a file (see [`SourceFile::path`]).
+    pub fn path(&self, id: FileId) -> &str {
+        self.get(id).map_or("<unknown>", |f| f.path.as_str())
+    }
+
+    /// Renames files for display: `show` maps a project path to the name diagnostics show.
+    /// Embedded files (`<stdlib>/...`) keep their name.
+    pub fn show_as(&mut self, show: impl Fn(&str) -> String) {
+        for file in &mut self.files {
+            if !file.path.starts_with('<') {
+                file.name = show(&file.path);
+            }
+        }
     }
 
     pub fn text(&self, id: FileId) -> &str {
@@ -135,19 +193,6 @@ pub fn normalize_path(path: &str) -> String {
     if absolute { format!("/{joined}") } else { joined }
 }
 
-/// Resolves an import path written in `from` (a file path) to a loader path.
-pub fn join_relative(from: &str, import: &str) -> String {
-    let dir = match from.rfind('/') {
-        Some(i) => &from[..i],
-        None => "",
-    };
-    if dir.is_empty() {
-        normalize_path(import)
-    } else {
-        normalize_path(&format!("{dir}/{import}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,11 +201,6 @@ mod tests {
     fn normalizes() {
         assert_eq!(normalize_path("a/./b/../c.kiln"), "a/c.kiln");
         assert_eq!(normalize_path("../x/y.kiln"), "../x/y.kiln");
-        assert_eq!(
-            join_relative("team/main.kiln", "./lib/common.kiln"),
-            "team/lib/common.kiln"
-        );
-        assert_eq!(join_relative("main.kiln", "../shared.kiln"), "../shared.kiln");
     }
 
     #[test]

@@ -49,7 +49,7 @@ struct Files(PathBuf);
 
 impl SourceLoader for Files {
     fn load(&self, path: &str) -> Result<String, LoadError> {
-        std::fs::read_to_string(self.0.join(path)).map_err(|e| LoadError(e.to_string()))
+        std::fs::read_to_string(self.0.join(path)).map_err(|e| LoadError::new(e.to_string()))
     }
 }
 

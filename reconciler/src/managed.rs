@@ -14,6 +14,25 @@
 //!
 //! `FieldsV1` keys: `f:<name>` for a map field, `k:<json>` for a list item by merge key,
 //! `v:<json>` for a set item by value, `i:<n>` by index, `.` for the item itself.
+//!
+//! **A `FieldsV1` is a set of paths, serialised as a tree.** A node with no children (`{}`)
+//! is a member: the manager owns the value at that path *as a whole*. That is how a scalar
+//! is recorded, but also everything the schema makes atomic: structs and maps with
+//! `x-kubernetes-map-type: atomic` (an RBAC `Subject`, a `nodeSelector`), lists with
+//! `x-kubernetes-list-type: atomic` (or no list type), and `x-kubernetes-preserve-unknown-fields`
+//! subtrees, which server-side apply treats as one opaque value (KFP IR in a
+//! `ScheduledWorkflow`'s `spec`). A node with children is only a container of members (plus
+//! `.` when the item itself is a member too). A granular map whose last member was taken by
+//! another manager disappears from the set; it never stays behind as `{}`. So the walk below
+//! follows the tree as far as the set goes and stops at a member: reading `{}` as "a map
+//! with no owned keys" was the false drift of issue 9 (every atomic field of a Profile, a
+//! Notebook or a ScheduledWorkflow reported as "changed or removed").
+//!
+//! Keys are map keys verbatim: `f:nvidia.com/gpu.product` is one key, never a path. Paths
+//! printed for people quote such keys: `.spec.nodeSelector["nvidia.com/gpu.product"]`.
+//!
+//! Provenance annotations ([`crate::object::PROVENANCE`], the `kiln.dev/source` trace) are
+//! not content: their coverage is not checked, so who owns them never causes a dry run.
 
 use serde_json::{Map, Value};
 
@@ -98,9 +117,10 @@ pub fn coverage(fields: &Value, body: &Value) -> (Vec<String>, Vec<String>) {
                 if let Some(meta) = v.as_object() {
                     for (mk, mv) in meta {
                         if matches!(mk.as_str(), "labels" | "annotations") {
+                            let content = crate::object::without_provenance(mk, mv);
                             walk(
                                 fields.get("f:metadata").and_then(|m| m.get(format!("f:{mk}"))),
-                                mv,
+                                &content,
                                 &format!(".metadata.{mk}"),
                                 &mut covered,
                                 &mut uncovered,
@@ -129,13 +149,18 @@ fn walk(fs: Option<&Value>, v: &Value, path: &str, covered: &mut Vec<String>, un
         leaves(v, path, uncovered);
         return;
     };
+    if is_member_leaf(fs) {
+        // Owned as a whole (scalar, atomic struct/map/list, preserve-unknown-fields subtree).
+        covered.push(path.to_string());
+        return;
+    }
     match v {
         Value::Object(map) if !map.is_empty() => {
             for (k, child) in map {
                 walk(
                     fs.get(format!("f:{k}")),
                     child,
-                    &format!("{path}.{k}"),
+                    &child_path(path, k),
                     covered,
                     uncovered,
                 );
@@ -165,10 +190,29 @@ fn leaves(v: &Value, path: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(map) if !map.is_empty() => {
             for (k, child) in map {
-                leaves(child, &format!("{path}.{k}"), out);
+                leaves(child, &child_path(path, k), out);
             }
         }
         _ => out.push(path.to_string()),
+    }
+}
+
+/// Whether a `FieldsV1` node is a member with nothing below it: the whole value is owned.
+fn is_member_leaf(fs: &Value) -> bool {
+    fs.as_object().is_none_or(|m| m.is_empty())
+}
+
+/// `path.key`, or `path["key"]` when the key is not a plain name (dots, slashes, ...), so a
+/// label such as `nvidia.com/gpu.product` reads as one key.
+pub fn child_path(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::String(key.to_string()))
     }
 }
 
@@ -324,6 +368,75 @@ mod tests {
             .push(json!({"name": "sidecar", "image": "x"}));
         let (_, uncovered) = coverage(&deployment_fields(), &body);
         assert_eq!(uncovered, [".spec.template.spec.containers[1]"]);
+    }
+
+    /// The sets the apiserver recorded for kiln on the team example (kube-apiserver v1.36).
+    #[test]
+    fn atomic_members_own_their_whole_value() {
+        // Profile: `spec.owner` is an rbac Subject, `x-kubernetes-map-type: atomic`.
+        let profile = json!({"metadata": {"name": "team-churn"}, "spec": {
+            "owner": {"kind": "User", "name": "alice@acme.com"},
+            "resourceQuotaSpec": {"hard": {"requests.nvidia.com/gpu": "24"}}}});
+        let fs = json!({"f:spec": {"f:owner": {}, "f:resourceQuotaSpec": {"f:hard": {"f:requests.nvidia.com/gpu": {}}}}});
+        let (covered, uncovered) = coverage(&fs, &profile);
+        assert!(uncovered.is_empty(), "{uncovered:?}");
+        assert_eq!(
+            covered,
+            [
+                ".spec.owner",
+                ".spec.resourceQuotaSpec.hard[\"requests.nvidia.com/gpu\"]"
+            ]
+        );
+
+        // Notebook: a pod template under preserve-unknown-fields; atomic map and lists.
+        let nb = json!({"spec": {"template": {"spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "A100"},
+            "containers": [{"name": "x", "image": "i"}]}}}});
+        let fs = json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {}, "f:nodeSelector": {}}}}});
+        assert!(coverage(&fs, &nb).1.is_empty());
+
+        // ScheduledWorkflow: the whole spec is one opaque value (KFP IR inside).
+        let swf = json!({"spec": {"enabled": true, "workflow": {"spec": {"root": {"dag": {}}}}}});
+        assert!(coverage(&json!({"f:spec": {}}), &swf).1.is_empty());
+    }
+
+    #[test]
+    fn keys_with_dots_and_slashes_are_one_key() {
+        let body = json!({"spec": {"nodeSelector": {"nvidia.com/gpu.product": "A100", "zone": "a"}}});
+        let fs = json!({"f:spec": {"f:nodeSelector": {"f:zone": {}}}});
+        let (_, uncovered) = coverage(&fs, &body);
+        assert_eq!(uncovered, [".spec.nodeSelector[\"nvidia.com/gpu.product\"]"]);
+        let fs = json!({"f:spec": {"f:nodeSelector": {"f:nvidia.com/gpu.product": {}, "f:zone": {}}}});
+        assert!(coverage(&fs, &body).1.is_empty());
+        // `f:nvidia.com` with a child `f:gpu.product` is a different path, not this key.
+        let fs = json!({"f:spec": {"f:nodeSelector": {"f:nvidia.com": {"f:gpu.product": {}}, "f:zone": {}}}});
+        assert_eq!(coverage(&fs, &body).1.len(), 1);
+    }
+
+    #[test]
+    fn lists_by_type_set_map_and_atomic() {
+        // set: items by value; a value another manager replaced is no longer covered.
+        let body = json!({"spec": {"finalizers": ["a", "b"]}});
+        let set = json!({"f:spec": {"f:finalizers": {"v:\"a\"": {}, "v:\"b\"": {}}}});
+        assert!(coverage(&set, &body).1.is_empty());
+        let set_lost = json!({"f:spec": {"f:finalizers": {"v:\"a\"": {}}}});
+        assert_eq!(coverage(&set_lost, &body).1, [".spec.finalizers[1]"]);
+        // map: items by merge key, fields inside granular.
+        let body = json!({"spec": {"ports": [{"name": "http", "port": 80}]}});
+        let map = json!({"f:spec": {"f:ports": {"k:{\"name\":\"http\"}": {".": {}, "f:name": {}}}}});
+        assert_eq!(coverage(&map, &body).1, [".spec.ports[name=\"http\"].port"]);
+        // atomic: the list is one member.
+        let atomic = json!({"f:spec": {"f:ports": {}}});
+        assert!(coverage(&atomic, &body).1.is_empty());
+    }
+
+    #[test]
+    fn the_source_trace_is_not_checked_for_ownership() {
+        let body = json!({"metadata": {"annotations": {"kiln.dev/source": "a.kiln:1", "x": "1"}}});
+        let fs = json!({"f:metadata": {"f:annotations": {"f:x": {}}}});
+        let (covered, uncovered) = coverage(&fs, &body);
+        assert!(uncovered.is_empty(), "{uncovered:?}");
+        assert_eq!(covered, [".metadata.annotations.x"]);
     }
 
     #[test]

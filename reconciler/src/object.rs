@@ -22,6 +22,41 @@ pub const PRUNE_ANNOTATION: &str = "kiln.dev/prune";
 pub const SECRET_FIELDS: &str = "kiln.dev/secret-fields";
 /// The field manager name kiln applies with.
 pub const FIELD_MANAGER: &str = "kiln";
+/// Annotations that record where an object came from, not what it is: the `kiln.dev/source`
+/// trace. They are written along with a real change, but a difference in them alone is never
+/// a change: it causes no dry run and no write, and plans never show it (editing a comment
+/// moves line numbers; running kiln from another directory or machine changes nothing).
+pub const PROVENANCE: [&str; 1] = [kiln_compiler::manifest::hash::SOURCE];
+
+/// `metadata.<field>` without the provenance annotations (`field` is `labels` or
+/// `annotations`; only annotations carry provenance).
+pub fn without_provenance(field: &str, value: &Value) -> Value {
+    let mut value = value.clone();
+    if field == "annotations"
+        && let Some(m) = value.as_object_mut()
+    {
+        for k in PROVENANCE {
+            m.remove(k);
+        }
+    }
+    value
+}
+
+/// An object with its provenance annotations removed (for comparisons and diffs). An
+/// `annotations` map left empty is removed too, so it cannot show up as a change.
+pub fn strip_provenance(mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+    {
+        for k in PROVENANCE {
+            ann.remove(k);
+        }
+        if ann.is_empty() {
+            meta.remove("annotations");
+        }
+    }
+    obj
+}
 
 /// A group and kind, the unit the ApplySet parent records and the unit LISTs are made for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

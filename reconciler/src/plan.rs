@@ -29,7 +29,7 @@ use crate::diff::{differs, object_diff};
 use crate::error::{ApiFailure, Cause, ReconcileError};
 use crate::inventory::{Inventory, PART_OF};
 use crate::managed::{coverage, fields_of, other_managers, project};
-use crate::object::{CONTENT_HASH, FIELD_MANAGER, Manifest, ObjectId, annotation};
+use crate::object::{CONTENT_HASH, FIELD_MANAGER, Manifest, ObjectId, annotation, strip_provenance};
 use crate::order::apply_key;
 use crate::runs::{id_is_run_like, is_finished};
 use serde::Serialize;
@@ -477,8 +477,9 @@ fn plan_existing(
     match dry_run {
         Some(DryRun::Applied(after)) => {
             let fs = fields_of(after, FIELD_MANAGER).unwrap_or_else(|| json!({}));
-            let before = secret_data(id, live, project(live, &fs));
-            let after_p = secret_data(id, after, project(after, &fs));
+            // Provenance (the source trace) is not content: never a reason to write.
+            let before = strip_provenance(secret_data(id, live, project(live, &fs)));
+            let after_p = strip_provenance(secret_data(id, after, project(after, &fs)));
             if drift && !differs(&before, &after_p) {
                 // Another manager set the same values kiln applied: ownership is shared,
                 // nothing to write.
@@ -508,7 +509,11 @@ fn plan_existing(
             // by this same apply): compare the body with live on the body's own fields.
             let mut c = Change::new(id.clone(), Action::Update);
             let fs = fields_of(live, FIELD_MANAGER).unwrap_or_else(|| json!({}));
-            c.diff = object_diff(id, &project(live, &fs), &without_noise(body));
+            c.diff = object_diff(
+                id,
+                &strip_provenance(project(live, &fs)),
+                &strip_provenance(without_noise(body)),
+            );
             c.drift = drift;
             c.force = drift || policy.force_conflicts;
             c
@@ -648,6 +653,72 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_source_trace_alone_is_no_change_and_needs_no_request() {
+        let mut before = cm("a", json!({"k":"v"})).value().clone();
+        before["metadata"]["annotations"] = json!({"kiln.dev/source": "/home/alice/team/main.kiln:3"});
+        let before = Manifest::new(before).unwrap();
+        let mut after = before.value().clone();
+        after["metadata"]["annotations"]["kiln.dev/source"] = json!("main.kiln:4");
+        let after = Manifest::new(after).unwrap();
+        assert_eq!(before.hash(), after.hash(), "the trace is not hashed");
+        let mut live = live_of(&[applied(&before)]);
+        assert!(
+            dry_run_requests(
+                std::slice::from_ref(&after),
+                &live,
+                &inv(),
+                &PlanPolicy::default()
+            )
+            .is_empty()
+        );
+        let p = plan(
+            std::slice::from_ref(&after),
+            &live,
+            &inv(),
+            &PlanPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(actions(&p), ["ConfigMap/n/a unchanged"]);
+
+        // Even when a dry run is made for another reason (another manager took the trace,
+        // same value elsewhere), a difference in the trace alone is not an update.
+        let l = live.objects.get_mut(&after.id()).unwrap();
+        l["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"]["f:annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:kiln.dev/source");
+        let reqs = dry_run_requests(
+            std::slice::from_ref(&after),
+            &live,
+            &inv(),
+            &PlanPolicy::default(),
+        );
+        assert!(reqs.is_empty(), "who owns the trace is not drift: {reqs:?}");
+        live.dry_runs.insert(after.id(), DryRun::Applied(applied(&after)));
+        let mut drifted = applied(&before);
+        drifted["data"]["k"] = json!("edited");
+        drifted["metadata"]["managedFields"][0]["fieldsV1"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:data");
+        let live = LiveState {
+            dry_runs: live.dry_runs.clone(),
+            ..live_of(&[drifted])
+        };
+        let p = plan(
+            std::slice::from_ref(&after),
+            &live,
+            &inv(),
+            &PlanPolicy::default(),
+        )
+        .unwrap();
+        let c = &p.changes[0];
+        assert_eq!(c.action, Action::Update, "{c}");
+        assert!(c.diff.contains("k: edited"), "{}", c.diff);
+        assert!(!c.diff.contains("kiln.dev/source"), "trace listed: {}", c.diff);
+    }
+
+    #[test]
     fn changed_hash_updates_with_dry_run_diff() {
         let old = cm("a", json!({"k":"v","same":"s"}));
         let new = cm("a", json!({"k":"v2","same":"s"}));
@@ -673,7 +744,13 @@ mod tests {
         let mut l = applied(&a);
         // kubectl edit changed .data.k: ownership moved.
         l["data"]["k"] = json!("edited");
-        l["metadata"]["managedFields"][0]["fieldsV1"]["f:data"] = json!({});
+        // As the apiserver records it: kiln's granular `.data` lost its only member, so the
+        // node is gone from kiln's set (it never stays behind as `{}`, which would mean
+        // "owns all of .data").
+        l["metadata"]["managedFields"][0]["fieldsV1"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:data");
         l["metadata"]["managedFields"]
             .as_array_mut()
             .unwrap()

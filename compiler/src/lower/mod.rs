@@ -197,6 +197,7 @@ fn lower_kind(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerE
         }
     };
     fields::report_unsupported(input, &mut errs);
+    profile::check_namespace_has_profile(input, ctx, &mut errs);
     (out, errs)
 }
 

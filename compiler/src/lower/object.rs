@@ -1,10 +1,12 @@
 //! `object.Object` (the escape hatch) -> the object itself: `api_version` and `kind` become
 //! `apiVersion` and `kind`, namespace, labels and annotations go to `metadata`, every other
-//! field is copied verbatim in source order.
+//! field is copied verbatim in source order. A field that would replace what kiln sets from the
+//! checked fields (`apiVersion`, `metadata`) is an error (K0704), not an override: the name and
+//! namespace decide where the object goes, so they are never taken unchecked.
 
 use serde_json::{Map, Value, json};
 
-use super::{LowerContext, LowerError, LowerInput, metadata, s};
+use super::{LowerContext, LowerError, LowerInput, codes, metadata, s};
 
 pub fn lower(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
     let v = input.value;
@@ -16,6 +18,21 @@ pub fn lower(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>
         if !ok {
             super::check_name(input, 253, errs);
         }
+    }
+    for (field, instead) in RESERVED {
+        if v.get(*field).is_some() {
+            errs.push(
+                LowerError::new(
+                    codes::RESERVED_FIELD,
+                    super::ptr("", field),
+                    format!("`{field}` cannot be a field of kf.Object: kiln sets it from the checked fields"),
+                )
+                .with_help(*instead),
+            );
+        }
+    }
+    if !errs.is_empty() {
+        return Vec::new();
     }
     let mut m = Map::new();
     m.insert("apiVersion".into(), json!(s(v, "api_version")));
@@ -32,6 +49,19 @@ pub fn lower(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>
     vec![Value::Object(m)]
 }
 
+/// Manifest fields that kiln writes itself, and where their content belongs instead.
+const RESERVED: &[(&str, &str)] = &[
+    (
+        "apiVersion",
+        "write `api_version = \"group/version\"`: that field is checked",
+    ),
+    (
+        "metadata",
+        "the name is the declaration's (`kf.Object \"name\" { ... }`); write `namespace`, `labels` and \
+         `annotations` as fields of the object, where they are checked",
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::super::{LowerContext, lower_one};
@@ -45,5 +75,14 @@ mod tests {
             out[0],
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "ns", "labels": {"a": "b"}}, "data": {"k": "v"}})
         );
+    }
+
+    #[test]
+    fn metadata_and_api_version_fields_are_refused() {
+        let v = json!({"api_version": "v1", "kind": "ConfigMap", "labels": {}, "annotations": {},
+            "metadata": {"name": "evil/../../ESCAPED", "namespace": "kube-system"}, "apiVersion": "x"});
+        let errs = lower_one("kubeflow.Object", "settings", &v, &LowerContext::default()).unwrap_err();
+        let got: Vec<(&str, &str)> = errs.iter().map(|e| (e.code.id, e.pointer.as_str())).collect();
+        assert_eq!(got, [("K0704", "/apiVersion"), ("K0704", "/metadata")]);
     }
 }

@@ -4,15 +4,15 @@
 //! of the object's hash form: compact JSON with the keys of every object sorted (byte order)
 //! and no whitespace, strings escaped as `serde_json` does, and with two annotations left out:
 //! - `kiln.dev/content-hash` itself (it cannot cover itself);
-//! - `kiln.dev/source` (the `file.kiln:line` trace): it moves when unrelated lines are edited,
-//!   and a moved declaration must not count as a change, least of all rename a run (below).
+//! - `kiln.dev/source` (the trace: the file's path relative to the project root): provenance,
+//!   not content; a moved declaration must not count as a change, least of all rename a run.
 //!
 //! If leaving them out empties `metadata.annotations`, the empty map is dropped too, so an
 //! object that never had annotations hashes the same. The reconciler recomputes the hash with
 //! this same function (kiln-reconciler `object.rs`), so a stale hash cannot hide an edit. A
 //! consequence: an edit that only moves a declaration leaves the hash, and therefore the live
-//! object, unchanged; the live `kiln.dev/source` may then point at the old line until the
-//! next real change.
+//! object, unchanged; the live `kiln.dev/source` may then name the old file until the next
+//! real change.
 //!
 //! **Run-like objects** (training jobs, experiments, pipeline versions: objects whose spec the
 //! controller rejects updates to) are named `base-<first 8 hex of the hash>` by
@@ -26,7 +26,7 @@ use super::Manifest;
 
 /// The annotation carrying the content hash.
 pub const CONTENT_HASH: &str = "kiln.dev/content-hash";
-/// The annotation tracing an object to its declaration (`file.kiln:line`).
+/// The annotation tracing an object to the file that declares it (`team/project.kiln`).
 pub const SOURCE: &str = "kiln.dev/source";
 /// Annotations that the hash does not cover (see the module doc).
 const UNHASHED: [&str; 2] = [CONTENT_HASH, SOURCE];
@@ -55,7 +55,7 @@ pub fn stamp(manifest: &mut Manifest) -> String {
     hash
 }
 
-/// Sets the `kiln.dev/source` trace (the caller formats it, e.g. `train.kiln:12`).
+/// Sets the `kiln.dev/source` trace (the caller formats it, e.g. `team/train.kiln`).
 pub fn set_source(manifest: &mut Manifest, source: &str) {
     manifest.set_annotation(SOURCE, source);
 }
