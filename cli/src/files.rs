@@ -613,7 +613,7 @@ mod tests {
         assert_eq!(a, "configmap_a-b_c.yaml");
         assert_eq!(b, "configmap_a_b-c.yaml");
         let evil = output_file_name(&manifest("ConfigMap", None, "evil/../../ESCAPED"), "yaml");
-        assert_eq!(evil, "configmap_evil%2F..%2F..%2FESCAPED.yaml");
+        assert_eq!(evil, "configmap_evil%2F..%2F..%2F%45%53%43%41%50%45%44.yaml");
         assert!(!evil.contains('/'));
         let cluster = output_file_name(&manifest("Namespace", None, "x_y"), "yaml");
         assert_eq!(cluster, "namespace_x%5Fy.yaml");

@@ -198,9 +198,31 @@ fn needs_paths(paths: &[PathBuf]) -> Option<ExitCode> {
     None
 }
 
-/// Runs a command; if kiln itself panics, prints one line naming the input and asking for a report.
-fn guard(paths: &[PathBuf], run: impl FnOnce() -> ExitCode) -> ExitCode {
-    match panic::catch_unwind(AssertUnwindSafe(run)) {
+/// Stack of the thread every command runs on. The compiler's stages recurse over trees whose
+/// depth is capped (parser nesting, check and evaluation depth, output value depth: see
+/// ARCHITECTURE.md, "Limits"); this stack holds the deepest of them in every build profile, so
+/// no input overflows it, on this thread or the compiler's own.
+const COMMAND_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Runs a command on a thread with a known, large stack (the main thread's size is whatever
+/// the platform gives); if kiln itself panics, prints one line naming the input and asking for
+/// a report.
+fn guard(paths: &[PathBuf], run: impl FnOnce() -> ExitCode + Send) -> ExitCode {
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("kiln".into())
+            .stack_size(COMMAND_STACK_BYTES)
+            .spawn_scoped(scope, move || panic::catch_unwind(AssertUnwindSafe(run)))
+            .map(|handle| handle.join().unwrap_or_else(Err))
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: kiln could not start its worker thread: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    match outcome {
         Ok(code) => code,
         Err(payload) => {
             let what = payload

@@ -17,7 +17,7 @@ use kiln_lang::{Diagnostic, Span};
 
 use crate::Compiled;
 use crate::codes;
-use crate::lower::{self, LowerContext, LowerInput};
+use crate::lower::{self, LowerInput, ProjectFacts};
 use crate::manifest::validate::SchemaSet;
 use crate::manifest::{Manifest, hash};
 use crate::source::SourceMap;
@@ -82,21 +82,25 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
         }
     }
     let objects: Vec<&crate::Emitted> = compiled.objects.iter().filter(|o| o.stdlib).collect();
-    // The context holds each object's JSON value; lowering reads it from there (one copy).
-    let ctx = LowerContext::new(
-        objects
-            .iter()
-            .map(|o| (o.ty.clone(), o.name.clone(), o.value.to_json())),
-    );
+    // One pass gathers what cross-object checks read (node pools, runtimes, quota workloads),
+    // so lowering an object never scans the others: the build stays linear.
+    let mut facts = ProjectFacts::for_types(objects.iter().map(|o| o.ty.as_str()));
+    for object in &objects {
+        if facts.records(&object.ty) {
+            facts.add(object.ty.as_str(), object.name.as_str(), object.value.to_json());
+        }
+    }
     // Identity -> the declaration that produced it, to report duplicates on both.
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for (object, in_context) in objects.iter().zip(&ctx.objects) {
+    for object in &objects {
+        // Each object's JSON lives only while it is lowered.
+        let value = object.value.to_json();
         let input = LowerInput {
             ty: &object.ty,
             name: &object.name,
-            value: &in_context.value,
+            value: &value,
         };
-        let (lowered, problems) = lower::lower_all(&input, &ctx);
+        let (lowered, problems) = lower::lower_all(&input, &facts);
         let failed = problems.iter().any(lower::LowerError::is_error);
         for error in problems {
             let span = locate(&compiled.sources, object.span, &error.pointer);

@@ -52,6 +52,10 @@ codes! {
     REFINEMENT_FAILED = "K0603", "refinement-failed", "A computed value is outside the range or pattern its type allows.";
     ARITHMETIC_ERROR = "K0604", "arithmetic-error", "A division by zero, or a quantity division with no exact result.";
     MISSING_VALUE = "K0605", "missing-value", "A map key, list index or optional field has no value.";
+    EVAL_TOO_DEEP = "K0606", "evaluation-too-deep", "Evaluation nests deeper than the budget allows (a chain of lets, calls or defaults, or an output value nested too deep).";
+    CHECK_TOO_DEEP = "K0607", "check-too-deep", "Definitions refer to each other through a chain deeper than the checker follows (lets, functions, types, defaults).";
+    IMPORT_CHAIN_TOO_DEEP = "K0608", "import-chain-too-deep", "Modules import each other through a chain deeper than the loader follows.";
+    NON_FINITE_FLOAT = "K0609", "non-finite-float", "Float arithmetic produced infinity or NaN, which no manifest can hold.";
     // K07xx: manifests and upstream schemas.
     SCHEMA_VIOLATION = "K0701", "schema-violation", "A manifest does not match the upstream CRD or OpenAPI schema of its kind.";
     DUPLICATE_OBJECT = "K0702", "duplicate-object", "Two declarations produce the same Kubernetes object (kind, namespace, name).";

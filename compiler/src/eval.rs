@@ -150,6 +150,10 @@ pub struct Evaluator<'p> {
     globals: Vec<Memo>,
     defaults: Vec<Memo>,
     steps: u64,
+    /// Bytes allocated on behalf of the spec so far (see [`Budget::max_alloc_bytes`]).
+    bytes: u64,
+    /// Current nesting of [`Evaluator::eval`] (see [`Budget::max_eval_depth`]).
+    depth: u32,
     budget: Budget,
     /// The innermost spanned node being evaluated (for budget messages).
     span: Span,
@@ -163,6 +167,8 @@ impl<'p> Evaluator<'p> {
             globals: vec![Memo::Todo; prog.globals.len()],
             defaults: vec![Memo::Todo; prog.defaults.len()],
             steps: 0,
+            bytes: 0,
+            depth: 0,
             budget,
             span: Span::default(),
         }
@@ -171,7 +177,7 @@ impl<'p> Evaluator<'p> {
     /// Evaluates every emit of the program; returns the output ones.
     pub fn run(&mut self) -> R<Vec<crate::Emitted>> {
         let mut out = Vec::new();
-        let mut outputs = 0u64;
+        let mut outputs = OutputCount::default();
         for emit in &self.prog.emits {
             self.span = emit.span;
             let name = self.eval(&emit.name)?;
@@ -207,6 +213,41 @@ impl<'p> Evaluator<'p> {
             )
             .with_help("the spec does too much work; look for comprehensions over large ranges or repeated concatenation"),
         )
+    }
+
+    /// Charges `bytes` of allocation against the budget; called before the allocation is made,
+    /// so a spec that asks for too much stops before the memory is taken.
+    fn alloc(&mut self, bytes: u64) -> R<()> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.budget.max_alloc_bytes {
+            return Err(self.budget_error(&format!(
+                "{} MiB of memory for strings, lists and records",
+                self.budget.max_alloc_bytes >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Charges a collection of `n` slots of `T`.
+    fn alloc_slots<T>(&mut self, n: usize) -> R<()> {
+        self.alloc((n as u64).saturating_mul(std::mem::size_of::<T>() as u64))
+    }
+
+    /// A float result must be a number: infinity and NaN have no form in a manifest.
+    fn finite(&self, f: f64, span: Span) -> R {
+        if f.is_finite() {
+            Ok(RVal::Float(f))
+        } else {
+            Err(Box::new(
+                Diagnostic::error(
+                    codes::NON_FINITE_FLOAT,
+                    format!("this float arithmetic has no finite result ({f})"),
+                    span,
+                    "computed here",
+                )
+                .with_help("divide by a value that cannot be zero, or keep the numbers smaller"),
+            ))
+        }
     }
 
     /// Counts `n` steps of work against the budget.
@@ -290,8 +331,30 @@ impl<'p> Evaluator<'p> {
         Ok(v)
     }
 
+    /// Evaluates one node, counting a step and one level of nesting.
     pub fn eval(&mut self, ir: &Ir) -> R {
         self.charge(1)?;
+        if self.depth >= self.budget.max_eval_depth {
+            return Err(Box::new(
+                Diagnostic::error(
+                    codes::EVAL_TOO_DEEP,
+                    format!(
+                        "evaluation nests deeper than {} levels",
+                        self.budget.max_eval_depth
+                    ),
+                    self.span,
+                    "while evaluating this",
+                )
+                .with_help("a chain of lets, calls or field defaults this long is not a real configuration; shorten it"),
+            ));
+        }
+        self.depth += 1;
+        let result = self.eval_node(ir);
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_node(&mut self, ir: &Ir) -> R {
         match ir {
             Ir::Lit(v) => Ok(v.clone()),
             Ir::Local(slot) => Ok(self.env[*slot as usize].clone()),
@@ -371,6 +434,7 @@ impl<'p> Evaluator<'p> {
                 self.builtin(*builtin, vals, *span)
             }
             Ir::List(items) => {
+                self.alloc_slots::<RVal>(items.len())?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(self.eval(item)?);
@@ -390,6 +454,7 @@ impl<'p> Evaluator<'p> {
             Ir::Record(rec) => self.record(rec),
             Ir::Tag { tag, value } => {
                 let v = self.eval(value)?;
+                self.alloc_slots::<(Name, RVal)>(1)?;
                 Ok(RVal::Tagged(Rc::new((tag.clone(), v))))
             }
             Ir::With { base, patch } => {
@@ -416,7 +481,7 @@ impl<'p> Evaluator<'p> {
                         .checked_neg()
                         .map(RVal::Int)
                         .ok_or_else(|| self.arith(ArithError::Overflow, *span)),
-                    RVal::Float(f) => Ok(RVal::Float(-f)),
+                    RVal::Float(f) => self.finite(-f, *span),
                     RVal::Quantity(q) => q
                         .checked_neg()
                         .map(RVal::Quantity)
@@ -433,22 +498,26 @@ impl<'p> Evaluator<'p> {
                 }
             }
             Ir::Match(m) => self.matches(m),
-            Ir::Lambda { params, body } => Ok(RVal::Closure(Rc::new(Closure {
-                env: self.env.clone(),
-                params: *params,
-                body: body.clone(),
-            }))),
+            Ir::Lambda { params, body } => {
+                self.alloc_slots::<RVal>(self.env.len())?;
+                Ok(RVal::Closure(Rc::new(Closure {
+                    env: self.env.clone(),
+                    params: *params,
+                    body: body.clone(),
+                })))
+            }
             Ir::Interp(parts) => {
-                let mut s = String::new();
+                // Evaluate every part first (shared strings are not copied), then charge the
+                // whole result before building it.
+                self.alloc_slots::<RVal>(parts.len())?;
+                let mut texts = Vec::with_capacity(parts.len());
                 for p in parts {
-                    let v = self.eval(p)?;
-                    match v {
-                        RVal::Str(t) => s.push_str(&t),
-                        other => s.push_str(&other.text().unwrap_or_default()),
-                    }
+                    texts.push(match self.eval(p)? {
+                        RVal::Str(t) => t,
+                        other => Rc::from(other.text().unwrap_or_default()),
+                    });
                 }
-                self.charge(s.len() as u64 / 64)?;
-                Ok(RVal::Str(Rc::from(s)))
+                self.concat(&texts, "")
             }
             Ir::Convert { value, conv, span } => {
                 let v = self.eval(value)?;
@@ -466,7 +535,25 @@ impl<'p> Evaluator<'p> {
         )
     }
 
+    /// Joins strings, charging the bytes of the result before it is built.
+    fn concat(&mut self, parts: &[Rc<str>], sep: &str) -> R {
+        let total = parts.iter().map(|p| p.len() as u64).sum::<u64>()
+            + (sep.len() as u64).saturating_mul(parts.len().saturating_sub(1) as u64);
+        self.charge(total / 64)?;
+        // Twice: the text is built in a `String`, then copied into its shared `Rc<str>`.
+        self.alloc(total.saturating_mul(2))?;
+        let mut s = String::with_capacity(total as usize);
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                s.push_str(sep);
+            }
+            s.push_str(p);
+        }
+        Ok(RVal::Str(Rc::from(s)))
+    }
+
     fn call_fn(&mut self, func: FnId, args: Vec<Option<RVal>>) -> R {
+        self.alloc_slots::<RVal>(args.len())?;
         let f = &self.prog.fns[func as usize];
         let saved = std::mem::replace(&mut self.env, Vec::with_capacity(args.len()));
         let mut result = Ok(RVal::Unset);
@@ -496,6 +583,7 @@ impl<'p> Evaluator<'p> {
     fn call_value(&mut self, f: RVal, args: Vec<RVal>, span: Span) -> R {
         match f {
             RVal::Closure(c) => {
+                self.alloc_slots::<RVal>(c.env.len() + args.len())?;
                 let mut env = c.env.clone();
                 env.extend(args);
                 self.charge(env.len() as u64 / 16)?;
@@ -523,16 +611,19 @@ impl<'p> Evaluator<'p> {
                 };
                 let n = hi.saturating_sub(lo).max(0) as u64;
                 self.charge(n)?;
+                self.alloc_slots::<RVal>(n as usize)?;
                 Ok(RVal::List(Rc::new((lo..hi).map(RVal::Int).collect())))
             }
             (Builtin::Keys, RVal::Map(m)) => {
                 self.charge(m.len() as u64)?;
+                self.alloc_slots::<RVal>(m.len())?;
                 Ok(RVal::List(Rc::new(
                     m.keys().map(|k| RVal::Str(k.clone())).collect(),
                 )))
             }
             (Builtin::Values, RVal::Map(m)) => {
                 self.charge(m.len() as u64)?;
+                self.alloc_slots::<RVal>(m.len())?;
                 Ok(RVal::List(Rc::new(m.values().cloned().collect())))
             }
             (Builtin::Join, RVal::List(l)) => {
@@ -540,12 +631,22 @@ impl<'p> Evaluator<'p> {
                     Some(RVal::Str(s)) => s,
                     _ => Rc::from(""),
                 };
-                let parts: Vec<String> = l.iter().map(|v| v.text().unwrap_or_default()).collect();
-                let s = parts.join(&sep);
-                self.charge(s.len() as u64 / 64 + l.len() as u64)?;
-                Ok(RVal::Str(Rc::from(s)))
+                self.charge(l.len() as u64)?;
+                self.alloc_slots::<Rc<str>>(l.len())?;
+                let parts: Vec<Rc<str>> = l
+                    .iter()
+                    .map(|v| match v {
+                        RVal::Str(s) => s.clone(),
+                        other => Rc::from(other.text().unwrap_or_default()),
+                    })
+                    .collect();
+                self.concat(&parts, &sep)
             }
-            (Builtin::Str, v) => Ok(RVal::Str(Rc::from(v.text().unwrap_or_default()))),
+            (Builtin::Str, v) => {
+                let text = v.text().unwrap_or_default();
+                self.alloc(text.len() as u64)?;
+                Ok(RVal::Str(Rc::from(text)))
+            }
             _ => Err(self.internal(span)),
         }
     }
@@ -555,6 +656,7 @@ impl<'p> Evaluator<'p> {
             match &comp.body {
                 CompBody::List(body) => {
                     let v = self.eval(body)?;
+                    self.alloc_slots::<RVal>(1)?;
                     list.push(v);
                 }
                 CompBody::Map { key, value } => {
@@ -563,6 +665,7 @@ impl<'p> Evaluator<'p> {
                         other => Rc::from(other.text().unwrap_or_default()),
                     };
                     let v = self.eval(value)?;
+                    self.alloc((std::mem::size_of::<(Name, RVal)>() + k.len()) as u64)?;
                     map.insert(k, v);
                 }
             }
@@ -628,6 +731,10 @@ impl<'p> Evaluator<'p> {
             self.env[base + i as usize] = v;
         }
         self.charge(rec.out.len() as u64)?;
+        if let Err(e) = self.alloc_slots::<(Name, RVal)>(rec.out.len()) {
+            self.env.truncate(base);
+            return Err(e);
+        }
         let result = if rec.as_map {
             let mut m = IndexMap::with_capacity(rec.out.len());
             for (name, src) in &rec.out {
@@ -666,8 +773,9 @@ impl<'p> Evaluator<'p> {
         let RVal::Record(fields) = base else {
             return Err(self.internal(self.span));
         };
-        let mut fields: Vec<(Name, RVal)> = Rc::unwrap_or_clone(fields);
         self.charge(fields.len() as u64)?;
+        self.alloc_slots::<(Name, RVal)>(fields.len() + patch.len())?;
+        let mut fields: Vec<(Name, RVal)> = Rc::unwrap_or_clone(fields);
         for entry in patch {
             let pos = fields.iter().position(|(k, _)| *k == entry.name);
             let new = match &entry.op {
@@ -677,6 +785,7 @@ impl<'p> Evaluator<'p> {
                     match current {
                         RVal::Record(_) => self.patch(current, inner)?,
                         RVal::Map(m) => {
+                            self.alloc_slots::<(Name, RVal)>(m.len() + inner.len())?;
                             let mut m = Rc::unwrap_or_clone(m);
                             for e in inner {
                                 if let PatchOp::Replace(ir) = &e.op {
@@ -729,19 +838,14 @@ impl<'p> Evaluator<'p> {
                 (V::Int(a), V::Int(b)) => {
                     V::Int(a.checked_add(b).ok_or_else(|| arith(ArithError::Overflow))?)
                 }
-                (V::Float(a), V::Float(b)) => V::Float(a + b),
+                (V::Float(a), V::Float(b)) => self.finite(a + b, span)?,
                 (V::Quantity(a), V::Quantity(b)) => V::Quantity(a.checked_add(b).map_err(arith)?),
                 (V::Duration(a), V::Duration(b)) => V::Duration(a.checked_add(b).map_err(arith)?),
                 (V::Percent(a), V::Percent(b)) => V::Percent(a.checked_add(b).map_err(arith)?),
-                (V::Str(a), V::Str(b)) => {
-                    self.charge((a.len() + b.len()) as u64 / 64)?;
-                    let mut s = String::with_capacity(a.len() + b.len());
-                    s.push_str(&a);
-                    s.push_str(&b);
-                    V::Str(Rc::from(s))
-                }
+                (V::Str(a), V::Str(b)) => self.concat(&[a, b], "")?,
                 (V::List(a), V::List(b)) => {
                     self.charge((a.len() + b.len()) as u64)?;
+                    self.alloc_slots::<RVal>(a.len() + b.len())?;
                     let mut v = Rc::unwrap_or_clone(a);
                     v.extend(b.iter().cloned());
                     V::List(Rc::new(v))
@@ -752,7 +856,7 @@ impl<'p> Evaluator<'p> {
                 (V::Int(a), V::Int(b)) => {
                     V::Int(a.checked_sub(b).ok_or_else(|| arith(ArithError::Overflow))?)
                 }
-                (V::Float(a), V::Float(b)) => V::Float(a - b),
+                (V::Float(a), V::Float(b)) => self.finite(a - b, span)?,
                 (V::Quantity(a), V::Quantity(b)) => V::Quantity(a.checked_sub(b).map_err(arith)?),
                 (V::Duration(a), V::Duration(b)) => V::Duration(a.checked_sub(b).map_err(arith)?),
                 (V::Percent(a), V::Percent(b)) => V::Percent(a.checked_sub(b).map_err(arith)?),
@@ -762,7 +866,7 @@ impl<'p> Evaluator<'p> {
                 (V::Int(a), V::Int(b)) => {
                     V::Int(a.checked_mul(b).ok_or_else(|| arith(ArithError::Overflow))?)
                 }
-                (V::Float(a), V::Float(b)) => V::Float(a * b),
+                (V::Float(a), V::Float(b)) => self.finite(a * b, span)?,
                 (V::Quantity(q), V::Int(n)) | (V::Int(n), V::Quantity(q)) => {
                     V::Quantity(q.checked_mul_int(n).map_err(arith)?)
                 }
@@ -779,7 +883,7 @@ impl<'p> Evaluator<'p> {
                 (V::Int(a), V::Int(b)) => {
                     V::Int(a.checked_div(b).ok_or_else(|| arith(ArithError::Overflow))?)
                 }
-                (V::Float(a), V::Float(b)) => V::Float(a / b),
+                (V::Float(a), V::Float(b)) => self.finite(a / b, span)?,
                 (V::Quantity(q), V::Int(n)) => V::Quantity(q.checked_div_int(n).map_err(arith)?),
                 (V::Duration(d), V::Int(n)) => V::Duration(d.checked_div_int(n).map_err(arith)?),
                 (V::Percent(p), V::Int(n)) => V::Percent(p.checked_div_int(n).map_err(arith)?),
@@ -853,6 +957,7 @@ impl<'p> Evaluator<'p> {
             Conv::List(c) => match v {
                 RVal::List(items) => {
                     self.charge(items.len() as u64)?;
+                    self.alloc_slots::<RVal>(items.len())?;
                     let mut out = Vec::with_capacity(items.len());
                     for item in items.iter() {
                         out.push(self.convert(item.clone(), c, span)?);
@@ -864,6 +969,7 @@ impl<'p> Evaluator<'p> {
             Conv::Map(c) => match v {
                 RVal::Map(m) => {
                     self.charge(m.len() as u64)?;
+                    self.alloc_slots::<(Name, RVal)>(m.len())?;
                     let mut out = IndexMap::with_capacity(m.len());
                     for (k, item) in m.iter() {
                         out.insert(k.clone(), self.convert(item.clone(), c, span)?);
@@ -874,6 +980,7 @@ impl<'p> Evaluator<'p> {
             },
             Conv::Record(layout) => {
                 self.charge(layout.len() as u64)?;
+                self.alloc_slots::<(Name, RVal)>(layout.len())?;
                 let mut out = Vec::with_capacity(layout.len());
                 for (name, how) in layout {
                     let value = match how {
@@ -892,6 +999,7 @@ impl<'p> Evaluator<'p> {
             Conv::RecordToMap => match v {
                 RVal::Record(fields) => {
                     self.charge(fields.len() as u64)?;
+                    self.alloc_slots::<(Name, RVal)>(fields.len())?;
                     let map = fields
                         .iter()
                         .filter(|(_, v)| !matches!(v, RVal::Absent))
@@ -911,12 +1019,44 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    /// Turns a runtime value into an output [`Value`], counting values against the budget.
-    pub fn output(&self, v: &RVal, count: &mut u64) -> R<Value> {
-        *count += 1;
-        if *count > self.budget.max_output_values {
+    /// Turns a runtime value into an output [`Value`], counting values, bytes and nesting
+    /// against the budget before each part is copied. A value shared by several places is
+    /// copied, and counted, once per place.
+    pub fn output(&self, v: &RVal, count: &mut OutputCount) -> R<Value> {
+        self.output_at(v, count, 0)
+    }
+
+    fn output_at(&self, v: &RVal, count: &mut OutputCount, depth: u32) -> R<Value> {
+        if depth >= MAX_OUTPUT_DEPTH {
+            return Err(Box::new(
+                Diagnostic::error(
+                    codes::EVAL_TOO_DEEP,
+                    format!("an output value nests deeper than {MAX_OUTPUT_DEPTH} levels"),
+                    self.span,
+                    "this object's value",
+                )
+                .with_help("Kubernetes objects nest a few dozen levels at most; flatten the data"),
+            ));
+        }
+        let text = match v {
+            RVal::Str(s) => s.len(),
+            RVal::Record(f) => f.iter().map(|(k, _)| k.len()).sum(),
+            RVal::Map(f) => f.keys().map(|k| k.len()).sum(),
+            RVal::Tagged(t) => t.0.len(),
+            RVal::List(items) => items.len() * std::mem::size_of::<Value>(),
+            _ => 0,
+        };
+        count.values += 1;
+        count.bytes = count
+            .bytes
+            .saturating_add((std::mem::size_of::<Value>() + text) as u64);
+        if count.values > self.budget.max_output_values {
             return Err(self.budget_error(&format!("{} output values", self.budget.max_output_values)));
         }
+        if count.bytes > self.budget.max_output_bytes {
+            return Err(self.budget_error(&format!("{} MiB of output", self.budget.max_output_bytes >> 20)));
+        }
+        let depth = depth + 1;
         Ok(match v {
             RVal::Bool(b) => Value::Bool(*b),
             RVal::Int(i) => Value::Int(*i),
@@ -925,12 +1065,17 @@ impl<'p> Evaluator<'p> {
             RVal::Quantity(q) => Value::Quantity(*q),
             RVal::Duration(d) => Value::Duration(*d),
             RVal::Percent(p) => Value::Percent(*p),
-            RVal::List(items) => Value::List(items.iter().map(|i| self.output(i, count)).collect::<R<_>>()?),
+            RVal::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|i| self.output_at(i, count, depth))
+                    .collect::<R<_>>()?,
+            ),
             RVal::Record(fields) => {
                 let mut m = IndexMap::with_capacity(fields.len());
                 for (k, v) in fields.iter() {
                     if !matches!(v, RVal::Absent) {
-                        m.insert(k.to_string(), self.output(v, count)?);
+                        m.insert(k.to_string(), self.output_at(v, count, depth)?);
                     }
                 }
                 Value::Record(m)
@@ -938,17 +1083,29 @@ impl<'p> Evaluator<'p> {
             RVal::Map(fields) => {
                 let mut m = IndexMap::with_capacity(fields.len());
                 for (k, v) in fields.iter() {
-                    m.insert(k.to_string(), self.output(v, count)?);
+                    m.insert(k.to_string(), self.output_at(v, count, depth)?);
                 }
                 Value::Record(m)
             }
             RVal::Tagged(t) => {
                 let mut m = IndexMap::with_capacity(1);
-                m.insert(t.0.to_string(), self.output(&t.1, count)?);
+                m.insert(t.0.to_string(), self.output_at(&t.1, count, depth)?);
                 Value::Record(m)
             }
             RVal::Closure(_) | RVal::FnRef(_) => Value::Str("<function>".to_string()),
             RVal::Absent | RVal::Unset => Value::Str(String::new()),
         })
     }
+}
+
+/// How deep an output value may nest. Every later stage (lowering, canonical JSON, YAML,
+/// hashing) walks output values recursively, so this one cap bounds all of them; real
+/// Kubernetes objects nest a few dozen levels.
+pub const MAX_OUTPUT_DEPTH: u32 = 256;
+
+/// What [`Evaluator::output`] has produced so far, across all emitted objects.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OutputCount {
+    pub values: u64,
+    pub bytes: u64,
 }

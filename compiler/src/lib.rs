@@ -35,6 +35,16 @@ pub struct Budget {
     pub max_output_values: u64,
     /// Bytes of source across all loaded files.
     pub max_source_bytes: u64,
+    /// Bytes the evaluator allocates on behalf of the spec, counted before each allocation and
+    /// never given back: string bytes (concatenation, interpolation, `join`, `str`), list
+    /// elements, record fields and map entries. A bound on all allocation bounds peak memory.
+    pub max_alloc_bytes: u64,
+    /// Bytes of output values: each emitted value counts its size and its text, a key its text,
+    /// and a value shared by N places counts N times (it is written N times).
+    pub max_output_bytes: u64,
+    /// Nesting of evaluation: how deep the evaluator may recurse (through lets, calls, field
+    /// defaults and nested expressions) before K0606.
+    pub max_eval_depth: u32,
 }
 
 impl Default for Budget {
@@ -43,6 +53,9 @@ impl Default for Budget {
             max_steps: 50_000_000,
             max_output_values: 10_000_000,
             max_source_bytes: 64 * 1024 * 1024,
+            max_alloc_bytes: 128 * 1024 * 1024,
+            max_output_bytes: 64 * 1024 * 1024,
+            max_eval_depth: 10_000,
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use kiln_lang::{Diagnostic, Severity, Span};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
 
 use crate::source::SourceMap;
@@ -157,11 +157,20 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{\"diagnostics\":[]}".to_string())
 }
 
-/// Adapts one [`Diagnostic`] to miette. Labels in the primary file are drawn on the snippet;
-/// labels in other files become notes with their location, since a snippet shows one file.
+/// Longest source line drawn, in characters: longer lines are cut around the label and marked
+/// with `…`, so a label far to the right of a huge line renders (and renders quickly).
+const MAX_LINE_CHARS: usize = 160;
+/// Labels more lines than this away from the primary one are listed as notes instead.
+const MAX_LABEL_DISTANCE: usize = 8;
+/// Lines of a multi-line label drawn.
+const MAX_LABEL_LINES: usize = 4;
+
+/// Adapts one [`Diagnostic`] to miette. Labels in the primary file near the primary label are
+/// drawn on the snippet; others become notes with their location, since a snippet shows a few
+/// lines of one file.
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    source: NamedSource<String>,
+    source: Snippet,
     labels: Vec<LabeledSpan>,
     footer: Option<String>,
 }
@@ -169,23 +178,13 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Self {
         let file = diagnostic.primary.span.file;
-        let text = sources.text(file).to_string();
-        let clamp = |span: Span| {
-            let start = (span.start as usize).min(text.len());
-            let end = (span.end as usize).clamp(start, text.len());
-            (start, end - start)
-        };
-        let mut labels = vec![LabeledSpan::new_primary_with_span(
-            non_empty(&diagnostic.primary.message),
-            clamp(diagnostic.primary.span),
-        )];
         let mut notes: Vec<String> = diagnostic.notes.iter().map(|n| format!("note: {n}")).collect();
+        let (primary_line, _) = sources.line_at(file, diagnostic.primary.span.start as usize);
+        let mut drawn = vec![(diagnostic.primary.span, diagnostic.primary.message.as_str(), true)];
         for label in &diagnostic.secondary {
-            if label.span.file == file {
-                labels.push(LabeledSpan::new_with_span(
-                    non_empty(&label.message),
-                    clamp(label.span),
-                ));
+            let (line, _) = sources.line_at(label.span.file, label.span.start as usize);
+            if label.span.file == file && line.abs_diff(primary_line) <= MAX_LABEL_DISTANCE {
+                drawn.push((label.span, label.message.as_str(), false));
             } else {
                 let (line, col) = sources.line_col(label.span.file, label.span.start as usize);
                 notes.push(format!(
@@ -195,13 +194,174 @@ impl<'a> Report<'a> {
                 ));
             }
         }
+        let spans: Vec<Span> = drawn.iter().map(|(span, _, _)| *span).collect();
+        let source = Snippet::new(sources, file, &spans);
+        let labels = drawn
+            .iter()
+            .map(|(span, message, primary)| {
+                let at = source.map_span(*span);
+                if *primary {
+                    LabeledSpan::new_primary_with_span(non_empty(message), at)
+                } else {
+                    LabeledSpan::new_with_span(non_empty(message), at)
+                }
+            })
+            .collect();
         let footer = (!notes.is_empty()).then(|| notes.join("\n"));
         Report {
             diagnostic,
-            source: NamedSource::new(sources.name(file), text).with_language("kiln"),
+            source,
             labels,
             footer,
         }
+    }
+}
+
+/// The few lines of a file one diagnostic shows, copied out (each cut to [`MAX_LINE_CHARS`]
+/// around its labels), with what miette needs to print the real line and column numbers.
+/// Building it costs the size of those lines, not of the file.
+struct Snippet {
+    name: String,
+    text: String,
+    /// 0-based number of the first line shown.
+    first_line: usize,
+    lines: Vec<SnippetLine>,
+}
+
+struct SnippetLine {
+    /// Bytes of the real line that are shown.
+    shown: std::ops::Range<usize>,
+    /// Where the shown bytes start in `text`.
+    at: usize,
+    /// Real column (0-based, bytes as miette counts) minus snippet column, for the `file:line:col` header.
+    column_shift: usize,
+}
+
+impl Snippet {
+    fn new(sources: &SourceMap, file: kiln_lang::FileId, spans: &[Span]) -> Snippet {
+        let full = sources.text(file);
+        let line_count = sources.line_count(file).max(1);
+        let mut lo = usize::MAX;
+        let mut hi = 0;
+        for span in spans {
+            let (start, _) = sources.line_at(file, span.start as usize);
+            let (end, _) = sources.line_at(file, (span.end as usize).max(span.start as usize + 1) - 1);
+            lo = lo.min(start);
+            hi = hi.max(end.min(start + MAX_LABEL_LINES - 1));
+        }
+        let first_line = lo.saturating_sub(1);
+        let last_line = (hi + 1).min(line_count - 1);
+        let mut text = String::new();
+        let mut lines = Vec::new();
+        for line in first_line..=last_line {
+            let range = sources.line_range(file, line);
+            let real = &full[range.clone()];
+            let (shown, prefix) = if real.len() <= MAX_LINE_CHARS {
+                (range.clone(), false)
+            } else {
+                // Anchor the window at the first label that starts (or ends) on this line.
+                let anchor = spans
+                    .iter()
+                    .map(|s| s.start as usize)
+                    .find(|o| range.contains(o))
+                    .or_else(|| spans.iter().map(|s| s.end as usize).find(|o| range.contains(o)))
+                    .unwrap_or(range.start)
+                    - range.start;
+                let anchor = floor_boundary(real, anchor);
+                let back = real[..anchor]
+                    .char_indices()
+                    .rev()
+                    .take(MAX_LINE_CHARS / 4)
+                    .last()
+                    .map_or(anchor, |(i, _)| i);
+                let end = real[back..]
+                    .char_indices()
+                    .nth(MAX_LINE_CHARS)
+                    .map_or(real.len(), |(i, _)| back + i);
+                (range.start + back..range.start + end, back > 0)
+            };
+            // miette counts columns in bytes; the `…` it sees stands for the cut bytes.
+            let column_shift = if prefix {
+                shown.start - range.start - '…'.len_utf8()
+            } else {
+                0
+            };
+            if prefix {
+                text.push('…');
+            }
+            let at = text.len();
+            text.push_str(&full[shown.clone()]);
+            if shown.end < range.end {
+                text.push('…');
+            }
+            text.push('\n');
+            lines.push(SnippetLine {
+                shown,
+                at,
+                column_shift,
+            });
+        }
+        Snippet {
+            name: sources.name(file).to_string(),
+            text,
+            first_line,
+            lines,
+        }
+    }
+
+    /// A real byte offset as an offset into the snippet (clamped to what is shown).
+    fn map_offset(&self, offset: usize) -> usize {
+        let Some(first) = self.lines.first() else { return 0 };
+        if offset < first.shown.start {
+            return first.at;
+        }
+        let i = self.lines.partition_point(|l| l.shown.start <= offset).max(1) - 1;
+        let line = &self.lines[i];
+        let within = offset.clamp(line.shown.start, line.shown.end) - line.shown.start;
+        line.at + floor_boundary(&self.text[line.at..], within)
+    }
+
+    fn map_span(&self, span: Span) -> (usize, usize) {
+        let start = self.map_offset(span.start as usize);
+        let end = self.map_offset(span.end as usize).max(start);
+        (start, end - start)
+    }
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    offset = offset.min(text.len());
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        let line = inner.line();
+        let shift = self.lines.get(line).map_or(0, |l| l.column_shift);
+        let column = if inner.column() > 0 {
+            inner.column() + shift
+        } else {
+            0
+        };
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                inner.data(),
+                *inner.span(),
+                line + self.first_line,
+                column,
+                inner.line_count(),
+            )
+            .with_language("kiln"),
+        ))
     }
 }
 

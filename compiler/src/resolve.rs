@@ -107,6 +107,10 @@ pub fn load(
     l.modules.into_iter().flatten().collect::<Vec<_>>()
 }
 
+/// How long a chain of imports may be (each file importing the next). Loading follows imports
+/// recursively, so the chain is capped; real projects use a handful of levels.
+pub const MAX_IMPORT_DEPTH: usize = 32;
+
 /// The module name shown in output types: the file stem (`team/project.kiln` -> `project`).
 pub fn file_stem(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
@@ -270,6 +274,18 @@ impl Loader<'_> {
                 return None;
             }
             None => {}
+        }
+        if self.stack.len() >= MAX_IMPORT_DEPTH {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::IMPORT_CHAIN_TOO_DEEP,
+                    format!("imports chain deeper than {MAX_IMPORT_DEPTH} files"),
+                    span,
+                    "this import goes past the limit",
+                )
+                .with_help("import the files a module needs directly instead of through a long chain"),
+            );
+            return None;
         }
         let text = match text {
             Some(t) => t,

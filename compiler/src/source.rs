@@ -158,6 +158,44 @@ impl SourceMap {
         self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
     }
 
+    /// The 0-based line holding byte `offset`, and the byte range of that line (without its
+    /// line break). A binary search: rendering many diagnostics never rescans the file.
+    pub fn line_at(&self, id: FileId, offset: usize) -> (usize, std::ops::Range<usize>) {
+        let Some(file) = self.get(id) else {
+            return (0, 0..0);
+        };
+        let offset = offset.min(file.text.len());
+        let line = file.line_starts.partition_point(|&start| start <= offset) - 1;
+        (line, self.line_range(id, line))
+    }
+
+    /// Number of lines of a file (a final line without a break counts; the empty rest after a
+    /// final line break does not).
+    pub fn line_count(&self, id: FileId) -> usize {
+        self.get(id).map_or(0, |f| {
+            let trailing = f.text.ends_with('\n') as usize;
+            f.line_starts.len() - trailing
+        })
+    }
+
+    /// The byte range of 0-based line `line` (without its line break; empty past the end).
+    pub fn line_range(&self, id: FileId, line: usize) -> std::ops::Range<usize> {
+        let Some(file) = self.get(id) else { return 0..0 };
+        let Some(&start) = file.line_starts.get(line) else {
+            return file.text.len()..file.text.len();
+        };
+        let end = file
+            .line_starts
+            .get(line + 1)
+            .map_or(file.text.len(), |next| next - 1);
+        let end = if file.text[start..end].ends_with('\r') {
+            end - 1
+        } else {
+            end
+        };
+        start..end.max(start)
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
         let Some(file) = self.get(id) else { return (1, 1) };

@@ -15,6 +15,8 @@
 //! * I/O: [`cluster`] (client + discovery), [`live`] (inventory GET, member LISTs, dry runs),
 //!   [`apply`], [`prune`], [`wait`], and [`reconcile`], whose [`plan_cluster`] and
 //!   [`reconcile()`] are what `kiln plan` and `kiln apply` call.
+//! * [`profiles`]: Kubeflow Profiles and the namespaces their controller creates.
+//! * [`progress`]: progress events (what a run waits for), as data for the caller to show.
 //! * [`counting`]: a request-counting client for tests and benchmarks.
 //!
 //! ```no_run
@@ -41,6 +43,8 @@ pub mod object;
 pub mod order;
 pub mod output;
 pub mod plan;
+pub mod profiles;
+pub mod progress;
 pub mod prune;
 pub mod reconcile;
 pub mod runs;
@@ -51,4 +55,5 @@ pub use error::{Cause, ReconcileError};
 pub use inventory::{ApplySetRef, Inventory};
 pub use object::{Manifest, ObjectId, parse_documents};
 pub use plan::{Action, Change, LiveState, Plan, PlanError, PlanPolicy, plan};
+pub use progress::{Progress, ProgressSink};
 pub use reconcile::{Options, Planned, Report, apply_plan, plan_cluster, reconcile};

@@ -416,6 +416,27 @@ pub fn plan(
         changes.push(change);
     }
 
+    // Objects in the namespace of a Profile created by this run are created once Kubeflow's
+    // profile controller has made that namespace: say so, so the plan reads as what happens.
+    let profiles = crate::profiles::profile_namespaces(seen.iter());
+    let new_profiles: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.action == Action::Create && crate::profiles::is_profile(&c.id))
+        .map(|c| c.id.name.clone())
+        .collect();
+    for c in &mut changes {
+        if c.action == Action::Create
+            && c.reason.is_none()
+            && let Some(profile) = profiles.get(&c.id.namespace)
+            && new_profiles.contains(&profile.name)
+        {
+            c.reason = Some(format!(
+                "after namespace {}, which Kubeflow's profile controller creates for Profile {}",
+                c.id.namespace, profile.name
+            ));
+        }
+    }
+
     changes.extend(crate::prune::plan_prunes(&seen, live, policy, desired.is_empty()));
     Ok(Plan {
         applyset_id,
@@ -1051,6 +1072,28 @@ mod tests {
             p1.to_string(),
             "Namespace/n create\nConfigMap/n/a create\nDeployment/n/web create\n"
         );
+    }
+
+    #[test]
+    fn objects_in_a_new_profiles_namespace_are_creates_that_follow_it() {
+        let profile = Manifest::new(json!({"apiVersion":"kubeflow.org/v1","kind":"Profile","metadata":{"name":"n"},"spec":{"owner":{"kind":"User","name":"a@b.c"}}})).unwrap();
+        let a = cm("a", json!({}));
+        let p = plan(
+            &[a.clone(), profile.clone()],
+            &LiveState::default(),
+            &inv(),
+            &PlanPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.to_string(),
+            "Profile/n create\nConfigMap/n/a create (after namespace n, which Kubeflow's profile controller creates for Profile n)\n"
+        );
+        assert!(!p.is_blocked());
+        // Once the Profile exists, its namespace does too: a plain create.
+        let live = live_of(&[applied(&profile)]);
+        let p = plan(&[a, profile], &live, &inv(), &PlanPolicy::default()).unwrap();
+        assert_eq!(p.to_string(), "Profile/n unchanged\nConfigMap/n/a create\n");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use crate::live::{check_scope, dry_runs, list_members, read_inventory};
 use crate::object::{GroupKind, Manifest, ObjectId};
 use crate::order::{Stage, stage};
 use crate::plan::{Action, LiveState, Plan, PlanPolicy, apply_body, dry_run_requests, plan};
+use crate::profiles::{NamespaceWait, await_namespaces, profile_namespaces};
+use crate::progress::{Progress, ProgressSink};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +28,11 @@ pub struct Options {
     /// How long to wait for created CRDs to be Established, and for a recreated object's old
     /// copy to disappear.
     pub step_timeout: Duration,
+    /// How long objects wait for the namespace of their Profile (created by Kubeflow's
+    /// profile controller, see [`crate::profiles`]).
+    pub namespace_timeout: Duration,
+    /// Where progress events go (nothing is printed by the engine).
+    pub progress: ProgressSink,
 }
 
 impl Options {
@@ -36,6 +43,8 @@ impl Options {
             policy: PlanPolicy::default(),
             wait: None,
             step_timeout: Duration::from_secs(60),
+            namespace_timeout: Duration::from_secs(60),
+            progress: ProgressSink::default(),
         }
     }
 }
@@ -174,12 +183,37 @@ pub async fn apply_plan(
                     .flatten(),
             });
     }
+    let profiles = profile_namespaces(&desired_ids);
+    let mut missing_namespaces: Option<BTreeSet<String>> = None;
+    // The objects written after the first stage (what may wait for a Profile's namespace).
+    let stages_after: Vec<ObjectId> = stages
+        .iter()
+        .filter(|(stage, _)| **stage > Stage::Namespaces)
+        .flat_map(|(_, items)| items.iter().map(|i| i.id.clone()))
+        .collect();
     let mut discovery_stale = false;
-    for (stage, items) in stages {
+    for (stage, mut items) in stages {
         // Kinds defined by CRDs of this run become servable only after the CRD stage.
         if discovery_stale {
             cluster.refresh().await?;
             discovery_stale = false;
+        }
+        // 2b. After the first stage (namespaces and Profiles): objects in a Profile's
+        //     namespace wait until its controller has created it; in a namespace that does
+        //     not appear, nothing is attempted.
+        if stage > Stage::Namespaces {
+            let missing = match &missing_namespaces {
+                Some(m) => m,
+                None => {
+                    let later: Vec<&ObjectId> = stages_after.iter().collect();
+                    let waits = namespace_waits(&profiles, &later);
+                    let (m, errors) =
+                        await_namespaces(cluster, &waits, opts.namespace_timeout, &opts.progress).await;
+                    report.errors.extend(errors);
+                    missing_namespaces.insert(m)
+                }
+            };
+            items.retain(|item| !missing.contains(&item.id.namespace));
         }
         let items = check_pending_scopes(cluster, items, &pending, &mut report.errors);
         let (applied, errors) = apply_all(cluster, items, opts.step_timeout).await;
@@ -188,9 +222,9 @@ pub async fn apply_plan(
         if stage == Stage::Crds {
             // 2a. CRDs must be Established before any of their objects is sent.
             let crds: Vec<ObjectId> = applied.iter().map(|(id, _)| id.clone()).collect();
-            report
-                .errors
-                .extend(crate::wait::wait_healthy(cluster, &crds, opts.step_timeout).await);
+            report.errors.extend(
+                crate::wait::wait_healthy(cluster, &crds, opts.step_timeout, &ProgressSink::default()).await,
+            );
             discovery_stale = !crds.is_empty();
         }
         report.applied.extend(applied.into_iter().map(|(id, _)| id));
@@ -251,9 +285,25 @@ pub async fn apply_plan(
             .collect();
         report
             .errors
-            .extend(crate::wait::wait_healthy(cluster, &ids, timeout).await);
+            .extend(crate::wait::wait_healthy(cluster, &ids, timeout, &opts.progress).await);
+        opts.progress.send(Progress::WaitDone);
     }
     Ok(report)
+}
+
+/// The Profile namespaces that objects written after the first stage are in, with how many.
+fn namespace_waits(profiles: &BTreeMap<String, ObjectId>, later: &[&ObjectId]) -> Vec<NamespaceWait> {
+    profiles
+        .iter()
+        .filter_map(|(ns, profile)| {
+            let objects = later.iter().filter(|id| &id.namespace == ns).count();
+            (objects > 0).then(|| NamespaceWait {
+                namespace: ns.clone(),
+                profile: profile.clone(),
+                objects,
+            })
+        })
+        .collect()
 }
 
 fn uid(live: Option<&Value>) -> Option<String> {

@@ -9,6 +9,8 @@
 //! * [`DedicatedControlPlane`] is a control plane of one test's own, whose kube-apiserver the
 //!   test may stop and start again (the shared one must never be stopped).
 //! * [`raw`] sends requests whose API `Warning` headers are kept (kube-rs drops them).
+//! * [`hostile`] runs a command as a child with an address-space cap and measures its wall
+//!   time and peak memory (`wait4`).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
 //!
 //! ```no_run
@@ -23,6 +25,7 @@
 pub mod cluster;
 pub mod crds;
 pub mod dedicated;
+pub mod hostile;
 pub mod manifests;
 pub mod raw;
 

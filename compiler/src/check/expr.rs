@@ -29,6 +29,15 @@ impl<'a> Checker<'a> {
     /// Checks `e`, against `expected` when given. Returns the type (the expected one when it
     /// matched) and the lowered expression.
     pub(super) fn check(&mut self, e: &'a Expr, expected: Option<&Ty>) -> (Ty, Ir) {
+        if !self.enter(e.span) {
+            return (Ty::Error, Ir::Lit(RVal::Unset));
+        }
+        let result = self.check_nested(e, expected);
+        self.depth -= 1;
+        result
+    }
+
+    fn check_nested(&mut self, e: &'a Expr, expected: Option<&Ty>) -> (Ty, Ir) {
         if let Some(Ty::Refined(r)) = expected {
             let (found, ir) = self.check(e, Some(&r.base));
             if found.is_error() {

@@ -141,7 +141,24 @@ pub struct Checker<'a> {
     pending_defaults: Vec<(ModId, &'a Expr, Ty, u32)>,
     /// Set just before checking a field whose value is a record literal (see `Frame::owner`).
     next_owner: Option<(usize, usize)>,
+    /// Nesting of `check` and `resolve_type`, which follow names on demand (a `let` checks the
+    /// lets it uses first), so a long chain of definitions is deep recursion: capped at
+    /// [`MAX_CHECK_DEPTH`] (K0607), reported once.
+    depth: u32,
+    too_deep: bool,
+    /// Candidates left for did-you-mean searches: each unknown name compares against every
+    /// visible name, so thousands of unknown names among thousands of definitions would be
+    /// quadratic. Past this many comparisons, diagnostics come without a suggestion.
+    suggestion_work: usize,
 }
+
+/// How deeply checking may nest (expressions, and definitions followed through names).
+/// A real project stays far below (a let chain of a few hundred is already unusual); the limit
+/// keeps the checker's stack well inside its thread's stack in every build profile.
+pub const MAX_CHECK_DEPTH: u32 = 3_000;
+
+/// Total did-you-mean comparisons per check (see `Checker::suggestion_work`).
+const MAX_SUGGESTION_WORK: usize = 2_000_000;
 
 /// Checks all modules; returns the program and the diagnostics found.
 pub fn check(modules: &[Module]) -> (Program, Vec<Diagnostic>) {
@@ -166,6 +183,9 @@ impl<'a> Checker<'a> {
             frames: Vec::new(),
             pending_defaults: Vec::new(),
             next_owner: None,
+            depth: 0,
+            too_deep: false,
+            suggestion_work: MAX_SUGGESTION_WORK,
         };
         for (m, module) in modules.iter().enumerate() {
             let mut scope: HashMap<&'a str, Global> = HashMap::new();
@@ -339,6 +359,27 @@ impl<'a> Checker<'a> {
     }
 
     // ----- diagnostics helpers -----
+
+    /// Enters one level of checking; false (after reporting K0607 once) past the cap.
+    fn enter(&mut self, span: Span) -> bool {
+        if self.depth >= MAX_CHECK_DEPTH {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.push(
+                    Diagnostic::error(
+                        codes::CHECK_TOO_DEEP,
+                        format!("definitions nest deeper than {MAX_CHECK_DEPTH} levels"),
+                        span,
+                        "reached here",
+                    )
+                    .with_help("break the chain of lets, functions or types that refer to each other one after another; no real configuration needs this depth"),
+                );
+            }
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
 
     fn error(&mut self, code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) {
         self.diags.push(Diagnostic::error(code, message, span, label));
@@ -570,7 +611,13 @@ impl<'a> Checker<'a> {
             );
             return (Ty::Error, Ir::Lit(RVal::Unset));
         }
-        let candidates = self.visible_names();
+        let candidates = if self.suggestion_work > 0 {
+            let names = self.visible_names();
+            self.suggestion_work = self.suggestion_work.saturating_sub(names.len());
+            names
+        } else {
+            Vec::new()
+        };
         self.unknown_name(ident, candidates, "name");
         (Ty::Error, Ir::Lit(RVal::Unset))
     }

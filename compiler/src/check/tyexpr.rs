@@ -20,6 +20,15 @@ use crate::units::{Duration, Percent, Quantity};
 impl<'a> Checker<'a> {
     /// Resolves a type expression; `name` is the `type` declaration it is the body of.
     pub(super) fn resolve_type(&mut self, te: &'a TypeExpr, name: Option<&'a ast::Ident>) -> Ty {
+        if !self.enter(te.span) {
+            return Ty::Error;
+        }
+        let ty = self.resolve_type_nested(te, name);
+        self.depth -= 1;
+        ty
+    }
+
+    fn resolve_type_nested(&mut self, te: &'a TypeExpr, name: Option<&'a ast::Ident>) -> Ty {
         let type_name = name.map(|n| TypeName {
             module: self.module_name(self.module),
             name: Name::from(n.name.as_str()),

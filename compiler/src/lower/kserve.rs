@@ -84,7 +84,7 @@ fn check_replicas(v: &Value, p: &str, errs: &mut Vec<LowerError>) {
 /// a name that is not declared but close to one that is, is a typo (KServe would leave the
 /// service without a runtime at run time). Other names are runtimes installed in the cluster.
 fn check_runtime(name: &str, format: &str, pointer: &str, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
-    let declared: Vec<&super::ContextObject> = ctx.of_kind("ServingRuntime").collect();
+    let declared = ctx.serving_runtimes();
     match declared.iter().find(|o| o.name == name) {
         Some(runtime) => {
             let formats: Vec<&str> = runtime

@@ -5,7 +5,8 @@
 //! canonical strings, percentages are numbers or `"10%"` strings, tagged-union values are one-key
 //! objects `{ "Tag": { fields } }`. [`lower`] dispatches on the last segment of the emitted type
 //! (`kubeflow.Notebook` and `notebook.Notebook` are both `Notebook`), one file per target.
-//! Cross-object checks (node pools, Profile quota) read the [`LowerContext`].
+//! Cross-object checks (node pools, serving runtimes, Profile quota) read the [`ProjectFacts`],
+//! gathered once per build ([`facts`]).
 //!
 //! # Names of run-like objects
 //! Training jobs, TrainJobs and Katib Experiments cannot be updated in place once they run, so
@@ -15,6 +16,7 @@
 //! and an unchanged spec keeps its name.
 
 pub mod codes;
+pub mod facts;
 pub mod fields;
 pub mod katib;
 pub mod kserve;
@@ -30,6 +32,8 @@ pub mod trainjob;
 use kiln_lang::{Code, Severity};
 use serde_json::{Map, Value, json};
 
+pub use facts::{ContextObject, ProjectFacts};
+
 /// One emitted object to lower.
 pub struct LowerInput<'a> {
     /// The emitted stdlib type, e.g. `kubeflow.Notebook` or `notebook.Notebook`; dispatch uses
@@ -41,46 +45,8 @@ pub struct LowerInput<'a> {
     pub value: &'a Value,
 }
 
-/// One emitted object, as seen by cross-object checks.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContextObject {
-    pub ty: String,
-    pub name: String,
-    pub value: Value,
-}
-
-/// Every emitted object of the compilation, for cross-object checks (node pools, profiles and
-/// their quota).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LowerContext {
-    pub objects: Vec<ContextObject>,
-}
-
-impl LowerContext {
-    /// A context from `(type, name, value)` triples.
-    pub fn new<I, T, N>(objects: I) -> LowerContext
-    where
-        I: IntoIterator<Item = (T, N, Value)>,
-        T: Into<String>,
-        N: Into<String>,
-    {
-        LowerContext {
-            objects: objects
-                .into_iter()
-                .map(|(ty, name, value)| ContextObject {
-                    ty: ty.into(),
-                    name: name.into(),
-                    value,
-                })
-                .collect(),
-        }
-    }
-
-    /// The emitted objects whose type's last segment is `kind`.
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a ContextObject> + 'a {
-        self.objects.iter().filter(move |o| kind_of(&o.ty) == kind)
-    }
-}
+/// The name lowering's signatures use for the [`ProjectFacts`] they read.
+pub type LowerContext = ProjectFacts;
 
 /// One problem found while lowering; the pointer is a JSON pointer into the lowered value (the
 /// caller maps it back to the kiln source that produced the field). Most are errors; a warning
@@ -210,14 +176,60 @@ pub fn kind_of(ty: &str) -> &str {
 /// covers the lowered object with its `metadata.name` removed (see the module docs). The base
 /// name is shortened so that the result stays a DNS-1123 label (63 characters).
 pub fn run_name(name: &str, object: &Value) -> String {
-    let mut obj = object.clone();
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("name");
+    let mut hasher = blake3::Hasher::new();
+    {
+        // Streamed into the hasher: neither a copy of the object nor its bytes are kept.
+        let mut writer = std::io::BufWriter::with_capacity(8192, &mut hasher);
+        // Writing JSON to memory cannot fail.
+        let _ = serde_json::to_writer(&mut writer, &WithoutName(object));
+        let _ = std::io::Write::flush(&mut writer);
     }
-    let bytes = serde_json::to_vec(&obj).unwrap_or_default();
-    let hash = blake3::hash(&bytes).to_hex();
+    let hash = hasher.finalize().to_hex();
     let base: String = name.chars().take(63 - 9).collect();
     format!("{}-{}", base.trim_end_matches('-'), &hash[..8])
+}
+
+/// A lowered object serialized as its run-name hash covers it: compact JSON in insertion order
+/// without `metadata.name`. The other metadata keys come in the order kiln has always hashed
+/// them (it removed the name from a copy with a swap, which moves the last key into the name's
+/// place); keeping that order keeps every existing run name.
+struct WithoutName<'a>(&'a Value);
+
+impl serde::Serialize for WithoutName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(top) = self.0.as_object() else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(top.len()))?;
+        for (key, value) in top {
+            match value.as_object() {
+                Some(meta) if key == "metadata" && meta.contains_key("name") => {
+                    map.serialize_entry(key, &MetadataWithoutName(meta))?
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `metadata` without `name`, the last key moved into its place (see [`WithoutName`]).
+struct MetadataWithoutName<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for MetadataWithoutName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut entries: Vec<(&String, &Value)> = self.0.iter().collect();
+        if let Some(at) = entries.iter().position(|(k, _)| k.as_str() == "name") {
+            entries.swap_remove(at);
+        }
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (key, value) in entries {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Gives a lowered run-like object its content-derived name and the `kiln.dev/run-of` label.
@@ -589,6 +601,24 @@ mod tests {
         assert_ne!(run_name("job", &a), run_name("job", &c));
         assert!(run_name("job", &a).starts_with("job-"));
         assert_eq!(run_name(&"a".repeat(80), &a).len(), 63);
+    }
+
+    #[test]
+    fn run_names_hash_the_object_as_a_copy_without_its_name_serializes() {
+        // The form every existing run name was derived from: a copy, the name swap-removed.
+        let copied = |object: &Value| {
+            let mut obj = object.clone();
+            obj["metadata"].as_object_mut().unwrap().remove("name");
+            let hash = blake3::hash(&serde_json::to_vec(&obj).unwrap()).to_hex();
+            format!("job-{}", &hash[..8])
+        };
+        for object in [
+            json!({"apiVersion": "v1", "metadata": {"name": "x", "namespace": "n", "labels": {"a": "1"}, "annotations": {"b": "2"}}, "spec": {"z": 1, "a": [1, 2]}}),
+            json!({"metadata": {"namespace": "n", "name": "x"}, "spec": {}}),
+            json!({"metadata": {"name": "x"}}),
+        ] {
+            assert_eq!(run_name("job", &object), copied(&object), "{object}");
+        }
     }
 
     #[test]

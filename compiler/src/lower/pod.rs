@@ -72,7 +72,8 @@ fn model_label(resource: &str) -> &'static str {
 
 /// The declared node pools (emitted `NodePool`s): (name, value).
 fn pools(ctx: &LowerContext) -> Vec<(&str, &Value)> {
-    ctx.of_kind("NodePool")
+    ctx.node_pools()
+        .iter()
         .map(|o| (o.name.as_str(), &o.value))
         .collect()
 }

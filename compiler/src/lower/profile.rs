@@ -63,7 +63,7 @@ pub fn check_namespace_has_profile(input: &LowerInput, ctx: &LowerContext, errs:
     ) {
         return;
     }
-    let profiles: Vec<&str> = ctx.of_kind("Profile").map(|o| o.name.as_str()).collect();
+    let profiles: Vec<&str> = ctx.profile_names().iter().map(String::as_str).collect();
     if profiles.is_empty() {
         return;
     }
@@ -107,10 +107,7 @@ struct Contribution {
 
 fn contributions(ns: &str, gpu_res: &str, ctx: &LowerContext) -> Vec<Contribution> {
     let mut out = Vec::new();
-    for o in &ctx.objects {
-        if s(&o.value, "namespace") != Some(ns) {
-            continue;
-        }
+    for o in ctx.workloads_in(ns) {
         match super::kind_of(&o.ty) {
             "Notebook" => {
                 let stopped = o.value.get("stopped").and_then(Value::as_bool) == Some(true);
@@ -285,11 +282,15 @@ mod tests {
     #[test]
     fn quota_that_fits_is_fine() {
         let profile = json!({"owner": "a", "quota": {"cpu": "8", "memory": "32Gi"}});
-        let ctx = LowerContext::new(vec![(
-            "kubeflow.Notebook",
-            "nb",
-            json!({"namespace": "ns", "image": "x", "cpu": "4", "memory": "16Gi"}),
-        )]);
+        // The facts of a project that declares this Profile and one notebook in it.
+        let ctx = LowerContext::new(vec![
+            ("kubeflow.Profile", "ns", profile.clone()),
+            (
+                "kubeflow.Notebook",
+                "nb",
+                json!({"namespace": "ns", "image": "x", "cpu": "4", "memory": "16Gi"}),
+            ),
+        ]);
         assert!(lower_one("kubeflow.Profile", "ns", &profile, &ctx).is_ok());
         let small = json!({"owner": "a", "quota": {"memory": "8Gi"}});
         let err = lower_one("kubeflow.Profile", "ns", &small, &ctx).unwrap_err();

@@ -10,7 +10,9 @@ pub mod health;
 use crate::cluster::{Cluster, bounded};
 use crate::error::{Cause, ReconcileError};
 use crate::object::ObjectId;
+use crate::progress::{Progress, ProgressSink};
 use health::{Health, health};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How often pending objects are polled.
@@ -18,7 +20,24 @@ pub const POLL: Duration = Duration::from_millis(500);
 
 /// Waits until every object is healthy. Returns one error per object that failed or was
 /// still not healthy at the deadline (empty when all are healthy).
-pub async fn wait_healthy(cluster: &Cluster, ids: &[ObjectId], timeout: Duration) -> Vec<ReconcileError> {
+///
+/// Each change of an object's health (the first observation included) is sent to `progress`.
+pub async fn wait_healthy(
+    cluster: &Cluster,
+    ids: &[ObjectId],
+    timeout: Duration,
+    progress: &ProgressSink,
+) -> Vec<ReconcileError> {
+    let mut last: BTreeMap<ObjectId, Health> = BTreeMap::new();
+    let mut observe = |id: &ObjectId, h: &Health| {
+        if last.get(id) != Some(h) {
+            last.insert(id.clone(), h.clone());
+            progress.send(Progress::Health {
+                id: id.clone(),
+                health: h.clone(),
+            });
+        }
+    };
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<(ObjectId, String)> = ids
         .iter()
@@ -43,7 +62,9 @@ pub async fn wait_healthy(cluster: &Cluster, ids: &[ObjectId], timeout: Duration
             match res {
                 Ok(Some(obj)) => {
                     let v = serde_json::to_value(obj).expect("objects serialise");
-                    match health(&id, &v) {
+                    let h = health(&id, &v);
+                    observe(&id, &h);
+                    match h {
                         Health::Ready | Health::Succeeded => {}
                         Health::Failed { message } => errors.push(ReconcileError::object(
                             &id,
@@ -55,7 +76,16 @@ pub async fn wait_healthy(cluster: &Cluster, ids: &[ObjectId], timeout: Duration
                         Health::Progressing { message } => still.push((id, message)),
                     }
                 }
-                Ok(None) => still.push((id, "the object does not exist".into())),
+                Ok(None) => {
+                    let message = "the object does not exist".to_string();
+                    observe(
+                        &id,
+                        &Health::Progressing {
+                            message: message.clone(),
+                        },
+                    );
+                    still.push((id, message));
+                }
                 Err(e) => errors.push(ReconcileError::kube(Some(&id), "wait", &e)),
             }
         }
