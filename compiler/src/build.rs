@@ -100,22 +100,25 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
             name: &object.name,
             value: &value,
         };
-        let lowered = match lower::lower(&input, &facts) {
-            Ok(lowered) => lowered,
-            Err(errors) => {
-                for error in errors {
-                    let span = locate(&compiled.sources, object.span, &error.pointer);
-                    let label = match error.pointer.as_str() {
-                        "" => format!("in {} `{}`", object.ty, object.name),
-                        pointer => format!("at `{}`", dotted(pointer)),
-                    };
-                    let mut diagnostic = Diagnostic::error(error.code, error.message, span, label);
-                    diagnostic.help = error.help;
-                    built.diagnostics.push(diagnostic);
-                }
-                continue;
-            }
-        };
+        let (lowered, problems) = lower::lower_all(&input, &facts);
+        let failed = problems.iter().any(lower::LowerError::is_error);
+        for error in problems {
+            let span = locate(&compiled.sources, object.span, &error.pointer);
+            let label = match error.pointer.as_str() {
+                "" => format!("in {} `{}`", object.ty, object.name),
+                pointer => format!("at `{}`", dotted(pointer)),
+            };
+            let mut diagnostic = if error.is_error() {
+                Diagnostic::error(error.code, error.message, span, label)
+            } else {
+                Diagnostic::warning(error.code, error.message, span, label)
+            };
+            diagnostic.help = error.help;
+            built.diagnostics.push(diagnostic);
+        }
+        if failed {
+            continue;
+        }
         // The file's project path, without a line: the trace must not change when only
         // unrelated lines move (see ARCHITECTURE.md, "Source trace").
         let source = compiled.sources.path(object.span.file).to_string();

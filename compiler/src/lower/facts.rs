@@ -37,6 +37,8 @@ pub struct ProjectFacts {
     workloads: BTreeMap<String, Vec<ContextObject>>,
     /// Whether any `Profile` was emitted (its quota check reads `workloads`).
     has_profiles: bool,
+    /// The names of the emitted Profiles (the namespaces they create), in emit order.
+    profiles: Vec<String>,
 }
 
 /// Kinds whose objects count against their namespace's Profile quota.
@@ -75,7 +77,7 @@ impl ProjectFacts {
     /// Whether an object of stdlib type `ty` is a fact (so [`ProjectFacts::add`] wants it).
     pub fn records(&self, ty: &str) -> bool {
         let kind = kind_of(ty);
-        matches!(kind, "NodePool" | "ServingRuntime")
+        matches!(kind, "NodePool" | "ServingRuntime" | "Profile")
             || (self.has_profiles && QUOTA_WORKLOADS.contains(&kind))
     }
 
@@ -93,6 +95,7 @@ impl ProjectFacts {
         match kind_of(&object.ty) {
             "NodePool" => self.node_pools.push(object),
             "ServingRuntime" => self.serving_runtimes.push(object),
+            "Profile" => self.profiles.push(object.name),
             _ => {
                 if let Some(ns) = s(&object.value, "namespace") {
                     self.workloads.entry(ns.to_string()).or_default().push(object);
@@ -109,6 +112,11 @@ impl ProjectFacts {
     /// The declared serving runtimes, in emit order.
     pub fn serving_runtimes(&self) -> &[ContextObject] {
         &self.serving_runtimes
+    }
+
+    /// The namespaces the project's Profiles create, in emit order.
+    pub fn profile_names(&self) -> &[String] {
+        &self.profiles
     }
 
     /// The quota-holding workloads (notebooks, inference services, experiments) of namespace

@@ -57,19 +57,29 @@ fn parameter(name: &str, p: &Value, ptr_: &str, grid: bool, errs: &mut Vec<Lower
     };
     let sp = ptr(&ptr(ptr_, "space"), tag);
     let mut fs = Map::new();
-    let mut check_range = |min: f64, max: f64, log: bool| {
-        if min >= max {
+    // An int range may be a single value (`min == max`, as Katib's Hyperband example writes its
+    // resource parameter); a float range of one point samples nothing.
+    let mut check_range = |min: f64, max: f64, log: bool, int: bool| {
+        if min > max || (min == max && !int) {
+            let (why, help) = if min > max {
+                ("min must not be above max", "swap the bounds")
+            } else {
+                (
+                    "a float range needs min below max",
+                    "for a fixed value use `kf.discrete([value])`, or widen the range",
+                )
+            };
             errs.push(
                 LowerError::new(
                     codes::BOUNDS_UNORDERED,
                     ptr(&sp, "min"),
                     format!(
-                        "parameter `{name}` ranges from {} to {}: min must be below max",
+                        "parameter `{name}` ranges from {} to {}: {why}",
                         num_string(&f["min"]),
                         num_string(&f["max"])
                     ),
                 )
-                .with_help("swap the bounds"),
+                .with_help(help),
             );
         } else if log && min <= 0.0 {
             errs.push(
@@ -90,7 +100,7 @@ fn parameter(name: &str, p: &Value, ptr_: &str, grid: bool, errs: &mut Vec<Lower
             let min = f.get("min").and_then(Value::as_f64).unwrap_or(0.0);
             let max = f.get("max").and_then(Value::as_f64).unwrap_or(0.0);
             let log = f.get("log").and_then(Value::as_bool) == Some(true);
-            check_range(min, max, log);
+            check_range(min, max, log, tag == "IntRange");
             if grid && tag == "DoubleRange" && f.get("step").is_none() {
                 errs.push(
                     LowerError::new(
@@ -671,6 +681,21 @@ mod tests {
         let err = run(&v).unwrap_err();
         assert_eq!(err[0].code, codes::BOUNDS_UNORDERED);
         assert!(err[0].message.contains("above zero"));
+        v["search"]["lr"]["space"] = json!({"DoubleRange": {"min": 0.1, "max": 0.1, "log": false}});
+        let err = run(&v).unwrap_err();
+        assert_eq!(err[0].code, codes::BOUNDS_UNORDERED);
+        assert!(err[0].help.as_deref().unwrap().contains("kf.discrete"));
+    }
+
+    #[test]
+    fn an_int_range_may_be_one_value() {
+        // Katib's Hyperband example: `resource_name` ranges over min == max.
+        let mut v = experiment();
+        v["search"]["lr"]["space"] = json!({"IntRange": {"min": 9, "max": 9}});
+        let out = run(&v).unwrap();
+        let p = &out[0]["spec"]["parameters"][0];
+        assert_eq!(p["parameterType"], "int");
+        assert_eq!(p["feasibleSpace"], json!({"min": "9", "max": "9"}));
     }
 
     #[test]

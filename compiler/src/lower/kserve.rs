@@ -237,6 +237,23 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                     pred.insert("canaryTrafficPercent".into(), traffic);
                     let cm = c.get("model").unwrap_or(m);
                     check_uri(s(cm, "storage_uri"), "/canary/model/storage_uri", errs);
+                    if cm != m {
+                        // The manifest has room for one model: KServe keeps the previous revision
+                        // itself, so `model` is served only if it is what the cluster runs now.
+                        errs.push(
+                            LowerError::new(
+                                codes::FIELD_HAS_NO_EFFECT,
+                                "/model",
+                                "`model` of an InferenceService with a canary is not in the manifest: \
+                                 KServe sends the rest of the traffic to the revision it ran before",
+                            )
+                            .with_help(
+                                "the rest goes to `model` only if it was applied before the canary: \
+                                 apply the service with `model` alone first, then add `canary`",
+                            )
+                            .warning(),
+                        );
+                    }
                     (cm, "/canary/model")
                 }
                 None => (m, "/model"),
@@ -456,6 +473,25 @@ mod tests {
                 "spec": {"predictor": {"minReplicas": 0, "maxReplicas": 10, "canaryTrafficPercent": 10,
                     "sklearn": {"storageUri": "s3://models/churn/v4"}}}})
         );
+    }
+
+    #[test]
+    fn a_canary_of_another_model_says_where_model_went() {
+        let v = json!({"model": {"format": "sklearn", "storage_uri": "s3://m/v3", "style": "framework"},
+            "canary": {"model": {"format": "sklearn", "storage_uri": "s3://m/v4", "style": "framework"}, "traffic": "10%"}});
+        let (out, problems) = super::super::lower_all(
+            &super::super::LowerInput {
+                ty: "kubeflow.InferenceService",
+                name: "churn",
+                value: &v,
+            },
+            &LowerContext::default(),
+        );
+        assert_eq!(out[0]["spec"]["predictor"]["sklearn"]["storageUri"], "s3://m/v4");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].code, codes::FIELD_HAS_NO_EFFECT);
+        assert_eq!(problems[0].pointer, "/model");
+        assert!(!problems[0].is_error());
     }
 
     #[test]

@@ -17,17 +17,19 @@
 
 pub mod codes;
 pub mod facts;
+pub mod fields;
 pub mod katib;
 pub mod kserve;
 pub mod notebook;
 pub mod object;
 pub mod pipeline;
 pub mod pod;
+pub mod pod_check;
 pub mod profile;
 pub mod training;
 pub mod trainjob;
 
-use kiln_lang::Code;
+use kiln_lang::{Code, Severity};
 use serde_json::{Map, Value, json};
 
 pub use facts::{ContextObject, ProjectFacts};
@@ -47,13 +49,15 @@ pub struct LowerInput<'a> {
 pub type LowerContext = ProjectFacts;
 
 /// One problem found while lowering; the pointer is a JSON pointer into the lowered value (the
-/// caller maps it back to the kiln source that produced the field).
+/// caller maps it back to the kiln source that produced the field). Most are errors; a warning
+/// (for example a field the target ignores harmlessly, see [`fields`]) keeps the manifests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LowerError {
     pub code: Code,
     pub pointer: String,
     pub message: String,
     pub help: Option<String>,
+    pub severity: Severity,
 }
 
 impl LowerError {
@@ -63,7 +67,18 @@ impl LowerError {
             pointer: pointer.into(),
             message: message.into(),
             help: None,
+            severity: Severity::Error,
         }
+    }
+
+    /// The same problem as a warning: the output is still produced.
+    pub fn warning(mut self) -> LowerError {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> LowerError {
@@ -72,15 +87,45 @@ impl LowerError {
     }
 }
 
-/// Lowers one emitted object to its manifests (possibly none, e.g. a NodePool).
+/// Lowers one emitted object to its manifests (possibly none, e.g. a NodePool); `Err` holds
+/// every problem when one of them is an error. Warnings are dropped here: use [`lower_all`].
 pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<LowerError>> {
+    let (manifests, problems) = lower_all(input, ctx);
+    if problems.iter().any(LowerError::is_error) {
+        Err(problems)
+    } else {
+        Ok(manifests)
+    }
+}
+
+/// Lowers one emitted object: its manifests (none when any problem is an error) and every
+/// problem found, warnings included.
+pub fn lower_all(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerError>) {
+    let (out, mut problems) = lower_kind(input, ctx);
+    if problems.iter().any(LowerError::is_error) {
+        return (Vec::new(), problems);
+    }
+    // Pod-level validity of every pod the manifests contain (duplicate names, mounts, ports).
+    for manifest in &out {
+        pod_check::check_manifest(input.value, manifest, &mut problems);
+    }
+    if problems.iter().any(LowerError::is_error) {
+        (Vec::new(), problems)
+    } else {
+        (out, problems)
+    }
+}
+
+/// The kind's own lowering, then the fields its target does not carry ([`fields`]).
+fn lower_kind(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerError>) {
     let mut errs = Vec::new();
     if !input.value.is_object() {
-        return Err(vec![LowerError::new(
+        let e = LowerError::new(
             codes::INVALID_LOWERING_INPUT,
             "",
             format!("the value of `{}` is not a record", input.name),
-        )]);
+        );
+        return (Vec::new(), vec![e]);
     }
     // A kind of a generated schema module (`k8s/argoproj.io/v1alpha1.Workflow`) is its own
     // manifest, lowered like `kf.Object`; its type already checked every field.
@@ -102,7 +147,10 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
         "LLMInferenceService" => kserve::lower_llm(input, ctx, &mut errs),
         "Object" => object::lower(input, ctx, &mut errs),
         "NodePool" => Vec::new(),
-        "Pipeline" => return pipeline::lower(input, ctx),
+        "Pipeline" => pipeline::lower(input, ctx).unwrap_or_else(|mut e| {
+            errs.append(&mut e);
+            Vec::new()
+        }),
         other => {
             errs.push(
                 LowerError::new(
@@ -120,7 +168,9 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext) -> Result<Vec<Value>, Vec<L
             Vec::new()
         }
     };
-    if errs.is_empty() { Ok(out) } else { Err(errs) }
+    fields::report_unsupported(input, &mut errs);
+    profile::check_namespace_has_profile(input, ctx, &mut errs);
+    (out, errs)
 }
 
 /// Module prefix of the generated schema modules (`stdlib/schemas/`, imported as `k8s/...`).

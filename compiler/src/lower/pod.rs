@@ -16,6 +16,10 @@ pub struct Placement {
     pub node_selector: Map<String, Value>,
     pub tolerations: Vec<Value>,
     pub volumes: Vec<Value>,
+    /// The size of the shared memory (`/dev/shm`) the resources ask for. Kept apart from
+    /// `volumes` so that the container that mounts it can name its volume without colliding
+    /// with the user's own volumes (see [`shm_volume`]).
+    pub shm: Option<Value>,
 }
 
 impl Placement {
@@ -31,7 +35,24 @@ impl Placement {
                 self.volumes.push(v);
             }
         }
+        if other.shm.is_some() {
+            self.shm = other.shm;
+        }
     }
+}
+
+/// The implicit shared-memory volume of `size` and its `/dev/shm` mount, named `dshm` (the name
+/// upstream examples use) unless one of `taken` already is, then `kiln-dshm`: a user volume
+/// named `dshm` is the user's, never merged with or shadowed by the implicit one.
+pub fn shm_volume(size: &Value, taken: &[&str]) -> (Value, Value) {
+    let name = ["dshm", "kiln-dshm", "kiln-shm-0"]
+        .into_iter()
+        .find(|n| !taken.contains(n))
+        .unwrap_or("kiln-shm-0");
+    (
+        json!({"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": size}}),
+        json!({"mountPath": "/dev/shm", "name": name}),
+    )
 }
 
 /// A lowered container and what its pod needs for it.
@@ -118,6 +139,17 @@ pub fn resources(
         }
     }
     if boolean(res, "guaranteed") == Some(true) {
+        if !requests.contains_key("cpu") && !requests.contains_key("memory") {
+            errs.push(
+                LowerError::new(
+                    codes::FIELD_HAS_NO_EFFECT,
+                    ptr(p, "guaranteed"),
+                    "`guaranteed` has no effect without a cpu or memory request",
+                )
+                .with_help("set `cpu` and `memory`: guaranteed copies them into the limits")
+                .warning(),
+            );
+        }
         for key in ["cpu", "memory"] {
             if let Some(v) = requests.get(key) {
                 limits.entry(key.to_string()).or_insert_with(|| v.clone());
@@ -170,9 +202,7 @@ pub fn resources(
         }
     }
     if let Some(shm) = res.get("shm") {
-        placement
-            .volumes
-            .push(json!({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}}));
+        placement.shm = Some(shm.clone());
     }
     let mut out = Map::new();
     if !limits.is_empty() {
@@ -562,12 +592,11 @@ impl<'a> ContainerSpec<'a> {
             mounts.push(mount);
             placement.volumes.push(vol);
         }
-        if placement
-            .volumes
-            .iter()
-            .any(|v| v.get("name") == Some(&json!("dshm")))
-        {
-            mounts.push(json!({"mountPath": "/dev/shm", "name": "dshm"}));
+        if let Some(size) = placement.shm.take() {
+            let taken: Vec<&str> = self.volumes.iter().filter_map(|v| s(v, "name")).collect();
+            let (vol, mount) = shm_volume(&size, &taken);
+            mounts.push(mount);
+            placement.volumes.push(vol);
         }
         if !mounts.is_empty() {
             c.insert("volumeMounts".into(), Value::Array(mounts));

@@ -53,6 +53,50 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
     })]
 }
 
+/// K0506 (a warning): a workload the quota check counts (notebook, service, experiment) in a
+/// namespace that none of the project's Profiles creates. Said once per workload, and only when
+/// the project declares Profiles at all (a project without any manages quota elsewhere).
+pub fn check_namespace_has_profile(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
+    if !matches!(
+        super::kind_of(input.ty),
+        "Notebook" | "InferenceService" | "Experiment"
+    ) {
+        return;
+    }
+    let profiles: Vec<&str> = ctx.profile_names().iter().map(String::as_str).collect();
+    if profiles.is_empty() {
+        return;
+    }
+    let ns = s(input.value, "namespace");
+    if ns.is_some_and(|ns| profiles.contains(&ns)) {
+        return;
+    }
+    let (at, what) = match ns {
+        Some(ns) => ("/namespace", format!("namespace `{ns}`")),
+        None => ("", "the default namespace".to_string()),
+    };
+    let mut e = LowerError::new(
+        codes::QUOTA_UNCHECKED,
+        at,
+        format!(
+            "{what} has no Profile in this project, so the quota of `{}` is not checked",
+            input.name
+        ),
+    );
+    e = match ns.and_then(|ns| kiln_lang::diagnostic::did_you_mean(ns, profiles.iter().copied())) {
+        Some(m) => e.with_help(format!(
+            "did you mean `{m}`? declared Profiles: {}",
+            profiles.join(", ")
+        )),
+        None => e.with_help(format!(
+            "declare `kf.Profile \"{}\"` with its quota, or use one of: {}",
+            ns.unwrap_or("<namespace>"),
+            profiles.join(", ")
+        )),
+    };
+    errs.push(e.warning());
+}
+
 /// One workload's share of a namespace's requests.
 struct Contribution {
     what: String,

@@ -241,7 +241,7 @@ fn check_topology(job: &Value, p: &str, valid: &[&str], errs: &mut Vec<LowerErro
             errs.push(
                 LowerError::new(
                     codes::ELASTIC_UNORDERED,
-                    ptr(p, "elastic/min"),
+                    ptr(&ptr(p, "elastic"), "min"),
                     format!("elastic min {min} is greater than max {max}"),
                 )
                 .with_help("swap them, or raise max"),
@@ -264,7 +264,36 @@ fn check_topology(job: &Value, p: &str, valid: &[&str], errs: &mut Vec<LowerErro
             ));
         }
     }
+    check_gang(job, p, errs);
     let _ = list;
+}
+
+/// K0818: gang scheduling waits for `min_available` pods, so a value above the most pods the job
+/// ever has leaves it Pending forever.
+fn check_gang(job: &Value, p: &str, errs: &mut Vec<LowerError>) {
+    let Some(min) = job
+        .get("run")
+        .and_then(|r| r.get("scheduling"))
+        .and_then(|sch| int(sch, "min_available"))
+    else {
+        return;
+    };
+    let most: i64 = match (job.get("elastic"), obj(job, "roles")) {
+        (Some(e), None) => int(e, "max").unwrap_or(1),
+        _ => roles(job).iter().map(|(_, n, _)| n).sum(),
+    };
+    if min > most {
+        errs.push(
+            LowerError::new(
+                codes::GANG_EXCEEDS_PODS,
+                ptr(&ptr(&ptr(p, "run"), "scheduling"), "min_available"),
+                format!("gang scheduling waits for {min} pods, but the job has at most {most}"),
+            )
+            .with_help(format!(
+                "use min_available = {most} (every pod of the job), or fewer for a partial gang"
+            )),
+        );
+    }
 }
 
 pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
@@ -375,6 +404,23 @@ mod tests {
             err[1].message,
             "world size 24 does not match 4 workers x 4 processes per worker = 16"
         );
+    }
+
+    #[test]
+    fn a_gang_larger_than_the_job_is_an_error() {
+        let v = json!({"framework": "pytorch", "image": "x:1", "workers": 8, "run": {"scheduling": {"min_available": 10}}});
+        let err = lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).unwrap_err();
+        assert_eq!(err[0].code, codes::GANG_EXCEEDS_PODS);
+        assert_eq!(err[0].pointer, "/run/scheduling/min_available");
+        assert_eq!(
+            err[0].message,
+            "gang scheduling waits for 10 pods, but the job has at most 8"
+        );
+        let v = json!({"framework": "pytorch", "image": "x:1", "workers": 8, "run": {"scheduling": {"min_available": 8}}});
+        assert!(lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).is_ok());
+        // MPI: a launcher and 8 workers are 9 pods.
+        let v = json!({"framework": "mpi", "image": "x:1", "workers": 8, "run": {"scheduling": {"min_available": 9}}});
+        assert!(lower_one("kubeflow.TrainingJob", "j", &v, &LowerContext::default()).is_ok());
     }
 
     #[test]

@@ -58,17 +58,57 @@ pub fn job_body(v: &Value, p: &str, ctx: &LowerContext, errs: &mut Vec<LowerErro
     if let Some(n) = v.get("procs_per_node") {
         trainer.insert("numProcPerNode".into(), n.clone());
     }
+    let mut placement = None;
     if let Some(r) = v.get("resources_per_node") {
-        let (res, _) = resources(r, &super::ptr(p, "resources_per_node"), ctx, errs);
+        let (res, pl) = resources(r, &super::ptr(p, "resources_per_node"), ctx, errs);
         if let Some(res) = res {
             trainer.insert("resourcesPerNode".into(), res);
         }
+        placement = Some(pl);
     }
     if !trainer.is_empty() {
         spec.insert("trainer".into(), Value::Object(trainer));
     }
     super::copy(&mut spec, v, "suspend", "suspend");
+    if let Some(patch) = placement.as_ref().and_then(placement_patch) {
+        spec.insert("runtimePatches".into(), json!([patch]));
+    }
     json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob", "spec": spec})
+}
+
+/// The name of the runtime's trainer job and container (the `node` step of every upstream
+/// runtime), which `resources_per_node` sizes.
+const TRAINER_NODE: &str = "node";
+
+/// What the trainer pods need besides their resources (the GPU pool's nodeSelector and
+/// tolerations, the shared-memory volume) as a `runtimePatches` entry on the runtime's `node`
+/// job, the way Trainer v2 lets a TrainJob place its pods; `None` when nothing is needed.
+fn placement_patch(pl: &super::pod::Placement) -> Option<Value> {
+    let mut pod = Map::new();
+    if !pl.node_selector.is_empty() {
+        pod.insert("nodeSelector".into(), Value::Object(pl.node_selector.clone()));
+    }
+    if !pl.tolerations.is_empty() {
+        pod.insert("tolerations".into(), Value::Array(pl.tolerations.clone()));
+    }
+    if let Some(size) = &pl.shm {
+        let (vol, mount) = super::pod::shm_volume(size, &[]);
+        pod.insert("volumes".into(), json!([vol]));
+        pod.insert(
+            "containers".into(),
+            json!([{"name": TRAINER_NODE, "volumeMounts": [mount]}]),
+        );
+    }
+    if pod.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "manager": "kiln.dev/placement",
+        "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [{
+            "name": TRAINER_NODE,
+            "template": {"spec": {"template": {"spec": pod}}},
+        }]}}},
+    }))
 }
 
 /// Requests of all nodes of a TrainJob (for quota): nodes x resources per node.
