@@ -131,7 +131,7 @@ fn lower_kind(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerE
     // manifest, lowered like `kf.Object`; its type already checked every field.
     if input.ty.starts_with(GENERATED_PREFIX) {
         let out = object::lower(input, ctx, &mut errs);
-        return if errs.is_empty() { Ok(out) } else { Err(errs) };
+        return (out, errs);
     }
     let out = match kind_of(input.ty) {
         "Profile" => profile::lower(input, ctx, &mut errs),
