@@ -192,7 +192,6 @@ fn is_set(v: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LowerContext, lower_all};
     use super::*;
     use serde_json::json;
 
