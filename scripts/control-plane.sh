@@ -233,6 +233,9 @@ stop_recorded() { # stop_recorded [ONLY_NAME [SIGNAL]]: all recorded processes, 
     if is_ours "$pid" "$start"; then
       log "$name (pid $pid) ignored SIG$signal for 20s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
+      # a killed process is still listed until the kernel reaps it: wait, so a following
+      # start does not take it for a running one
+      for ((i = 0; i < 50; i++)); do is_ours "$pid" "$start" || break; sleep 0.2; done
     fi
     log "$name (pid $pid) stopped"
   done < <(tac "$PIDS")

@@ -26,6 +26,9 @@ fn every_stdlib_module_checks_cleanly() {
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
+        // the hand-written modules; the generated ones under `schemas/` are checked by
+        // `generated_schemas::every_generated_module_checks`
+        .filter(|e| e.path().extension().is_some_and(|x| x == "kiln"))
         .filter_map(|e| e.path().file_stem().and_then(|s| s.to_str()).map(str::to_string))
         .collect();
     names.sort();
