@@ -20,6 +20,25 @@ pub mod testing;
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
 pub use span::{FileId, Span};
 
+/// The type names the language predefines (resolved by the checker; a generated schema module
+/// must not shadow them).
+pub const BUILTIN_TYPES: &[&str] = &[
+    "Int",
+    "Float",
+    "Bool",
+    "String",
+    "Cpu",
+    "Memory",
+    "Quantity",
+    "Duration",
+    "Percent",
+    "List",
+    "Map",
+    "Ref",
+    "Any",
+    "IntOrString",
+];
+
 /// The result of parsing one file: always a tree (possibly with error nodes) plus diagnostics.
 #[derive(Debug, Clone)]
 pub struct Parsed {

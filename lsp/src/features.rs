@@ -432,27 +432,14 @@ pub fn symbols(text: &str) -> Vec<DocumentSymbol> {
                     &mut emitted,
                 )
             }
-            ItemKind::Let { name, .. } => (
-                name.name.clone(),
-                None,
-                SymbolKind::VARIABLE,
-                name.span,
-                &mut declared,
-            ),
-            ItemKind::Fn { name, .. } => (
-                name.name.clone(),
-                None,
-                SymbolKind::FUNCTION,
-                name.span,
-                &mut declared,
-            ),
-            ItemKind::Type { name, .. } => (
-                name.name.clone(),
-                None,
-                SymbolKind::STRUCT,
-                name.span,
-                &mut declared,
-            ),
+            ItemKind::Let { name, .. } | ItemKind::Fn { name, .. } | ItemKind::Type { name, .. } => {
+                let kind = match &item.kind {
+                    ItemKind::Let { .. } => SymbolKind::VARIABLE,
+                    ItemKind::Fn { .. } => SymbolKind::FUNCTION,
+                    _ => SymbolKind::STRUCT,
+                };
+                (name.name.clone(), None, kind, name.span, &mut declared)
+            }
             ItemKind::Import { .. } => continue,
         };
         list.push(DocumentSymbol {

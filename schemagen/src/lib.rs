@@ -100,6 +100,11 @@ pub fn generate(inputs: &Inputs) -> Result<Output, String> {
 }
 
 fn crd_files(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir, &["yaml", "yml"])
+}
+
+/// The files under `dir` (recursively) whose extension is one of `extensions`, sorted.
+fn files_under(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -110,7 +115,10 @@ fn crd_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            } else if p
+                .extension()
+                .is_some_and(|x| extensions.iter().any(|want| x == *want))
+            {
                 out.push(p);
             }
         }
@@ -154,23 +162,8 @@ struct Generator {
     modules: BTreeMap<String, Module>,
 }
 
-/// Names that must not be shadowed by a generated type (the generated text uses them).
-const RESERVED: &[&str] = &[
-    "Int",
-    "Float",
-    "Bool",
-    "String",
-    "Cpu",
-    "Memory",
-    "Quantity",
-    "Duration",
-    "Percent",
-    "List",
-    "Map",
-    "Ref",
-    "Any",
-    "IntOrString",
-];
+// Names that must not be shadowed by a generated type (the generated text uses them).
+use kiln_lang::BUILTIN_TYPES as RESERVED;
 
 impl Generator {
     fn module(&mut self, name: &str) -> &mut Module {
@@ -860,23 +853,7 @@ pub fn write(root: &Path, output: &Output) -> Result<(), String> {
 
 /// The generated files now under `dir` (sorted).
 pub fn existing(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "kiln") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(dir, &["kiln"])
 }
 
 /// The generated files under `root` that differ from `output` (changed, missing or extra).

@@ -121,23 +121,8 @@ struct FrameEntry<'a> {
 
 /// The built-in functions of the prelude.
 const BUILTINS: &[&str] = &["len", "range", "keys", "values", "join", "str"];
-/// The built-in type names.
-const BUILTIN_TYPES: &[&str] = &[
-    "Int",
-    "Float",
-    "Bool",
-    "String",
-    "Cpu",
-    "Memory",
-    "Quantity",
-    "Duration",
-    "Percent",
-    "List",
-    "Map",
-    "Ref",
-    "Any",
-    "IntOrString",
-];
+// The built-in type names (defined by the language crate).
+use kiln_lang::BUILTIN_TYPES;
 
 pub struct Checker<'a> {
     modules: &'a [Module],
