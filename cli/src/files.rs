@@ -1,5 +1,5 @@
 //! The file system side of the CLI: the project root, the confined loader the compiler reads
-//! through, folder scans, and the writers (`build -o`, `fmt`) that never write through a symlink.
+//! through, folder scans, and the writers (`build --out-dir`, `fmt`) that never write through a symlink.
 //!
 //! Every rule about what may be read lives in `kiln_compiler::source::confined`; this file only
 //! tells it what the disk holds ([`FsTree`]), so a Git tree gets exactly the same rules.
@@ -455,7 +455,7 @@ fn walk_ext(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) -> std::i
     Ok(())
 }
 
-/// The file `kiln build -o` writes a manifest to: `<kind>_<namespace>_<name>.<ext>`, or
+/// The file `kiln build --out-dir` writes a manifest to: `<kind>_<namespace>_<name>.<ext>`, or
 /// `<kind>_<name>.<ext>` for cluster-scoped objects, lower-case. Each part is escaped (every
 /// byte other than `a-z 0-9 . -` becomes `%XX`), so `_` only ever separates parts and no part
 /// can hold `/`: two different (kind, namespace, name) never share a name, and no name leaves
@@ -512,9 +512,9 @@ pub fn write_manifests(
                 link.display()
             ),
             Span::new(file, 0, 0),
-            "given to -o",
+            "given to --out-dir",
         )
-        .with_help("kiln build -o writes into a real folder only; remove the symlink or pick another folder");
+        .with_help("kiln build writes into a real folder only; remove the symlink or pick another folder");
         return Err((sources, vec![d]));
     }
     let mut by_file: BTreeMap<String, Vec<&Manifest>> = BTreeMap::new();
@@ -546,7 +546,9 @@ pub fn write_manifests(
                     Span::new(file, 0, 0),
                     "in this output folder",
                 )
-                .with_help("give the objects different names, or build them to the standard output (no -o)"),
+                .with_help(
+                    "give the objects different names, or build them to the standard output (no --out-dir)",
+                ),
             );
         }
     }
@@ -559,7 +561,7 @@ pub fn write_manifests(
             kiln_compiler::codes::OUTPUT_WRITE_FAILED,
             message,
             Span::new(file, 0, 0),
-            "given to -o",
+            "given to --out-dir",
         )
         .with_help("check that the folder can be created and written to")
     };

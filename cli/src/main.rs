@@ -1,15 +1,21 @@
 //! The `kiln` binary: argument parsing, file I/O and exit codes; everything else lives in the
 //! library crates.
 //!
-//! Exit codes: 0 success, 1 the input has errors (diagnostics printed) or a cluster command
-//! failed, 2 bad command line (and `plan --detailed-exitcode`: changes pending), 3 an internal
-//! error in kiln itself (a bug: the user sees one line asking for a report).
+//! Exit codes ([`EXIT_CODES`], shown by `kiln --help`, docs/cli.md): 0 success, 1 the input has
+//! errors (diagnostics printed) or a cluster command failed, 2 `plan --detailed-exitcode`:
+//! changes pending, 3 an internal error in kiln itself (a bug: the user sees one line asking
+//! for a report), 64 a bad command line (sysexits' EX_USAGE, so that no script can take a typo
+//! for "changes pending").
 //!
-//! `plan` and `apply` live in [`cluster`].
+//! One flag, one meaning: `-o/--output` is the output format of every command (and with `json`,
+//! diagnostics are JSON too); `build` writes files with `--out-dir`.
+//!
+//! `plan` and `apply` live in [`cluster`]; `kiln init` in [`init`].
 
 mod cluster;
 mod files;
 mod git_plan;
+mod init;
 
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -29,9 +35,27 @@ use kiln_lang::Diagnostic;
 
 const EXIT_DIAGNOSTICS: u8 = 1;
 const EXIT_INTERNAL: u8 = 3;
+/// A bad command line (unknown flag, missing argument): sysexits' EX_USAGE, never 2, which
+/// `plan --detailed-exitcode` uses for "changes pending".
+const EXIT_USAGE: u8 = 64;
+
+/// Every exit code of every command, as `kiln --help` prints it (docs/cli.md has the same table;
+/// cli/tests/cli.rs checks that they agree).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success (plan --detailed-exitcode: nothing would change)
+  1   the input has errors (diagnostics printed), or a cluster or Git command failed
+  2   plan --detailed-exitcode: changes pending
+  3   internal error in kiln (a bug: please report it)
+  64  usage error: an unknown flag, a missing or invalid argument";
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Typed, reviewable ML on Kubernetes")]
+#[command(
+    name = "kiln",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KILN_COMMIT"), ")"),
+    about = "Typed, reviewable ML on Kubernetes",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,31 +70,31 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         schemas: SchemaSources,
-        /// How to print diagnostics.
-        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
-        format: DiagnosticFormat,
+        /// `human`: diagnostics on stderr, and on a terminal a closing summary line; `json`: the
+        /// diagnostics as one JSON document on stdout (like ruff, eslint and cargo).
+        #[arg(long, short, value_enum, default_value_t = DiagnosticFormat::Human)]
+        output: DiagnosticFormat,
     },
     /// Print the objects a .kiln file emits, as YAML or JSON.
     Eval {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Format of the objects (stdout); with `json`, diagnostics are JSON too (stderr).
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Yaml)]
         output: OutputFormat,
-        /// How to print diagnostics.
-        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
-        format: DiagnosticFormat,
     },
     /// Compile .kiln files to Kubernetes manifests (YAML or JSON), stamped with content hashes.
     Build {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Write one file per object (`<kind>_<namespace>_<name>.yaml`) into this directory
-        /// instead of printing a stream; never through a symlink.
-        #[arg(long, short = 'o')]
+        /// instead of printing a stream on stdout; never through a symlink.
+        #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
-        /// Manifest format; `json` also prints diagnostics as JSON (for machines).
-        #[arg(long, value_enum, default_value_t = OutputFormat::Yaml)]
-        format: OutputFormat,
+        /// Manifest format. Manifests go to stdout, diagnostics to stderr, in both formats;
+        /// with `json`, diagnostics are JSON too (for machines).
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
         #[command(flatten)]
         schemas: SchemaSources,
     },
@@ -117,6 +141,15 @@ enum Command {
     },
     /// Run the language server on stdin/stdout (editors start it; see editors/).
     Lsp,
+    /// Print a shell completion script (e.g. `kiln completions bash > ~/.local/share/bash-completion/completions/kiln`).
+    Completions { shell: clap_complete::Shell },
+    /// Write a starter project (a Profile, a Notebook, a two-step pipeline, a training job,
+    /// kiln.toml and a README of next steps) into DIR, which must not hold any of those files.
+    Init {
+        /// Where to write it (created if missing); its name becomes the team's name.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Simulates a bug in kiln, to test how internal errors reach the user.
     #[command(hide = true)]
     DebugInternalError { paths: Vec<PathBuf> },
@@ -134,32 +167,45 @@ enum OutputFormat {
     Json,
 }
 
+impl OutputFormat {
+    /// Diagnostics follow the output: JSON output, JSON diagnostics.
+    fn diagnostics(self) -> DiagnosticFormat {
+        match self {
+            OutputFormat::Yaml => DiagnosticFormat::Human,
+            OutputFormat::Json => DiagnosticFormat::Json,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Bugs must not print a backtrace at users: the hook stays silent and `guard` reports them.
     panic::set_hook(Box::new(|_| {}));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // `--help` and `--version` are answers, not errors.
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command {
         Command::Check {
             paths,
             schemas,
-            format,
-        } => guard(&paths, || check(&paths, &schemas, format)),
-        Command::Eval {
-            paths,
             output,
-            format,
-        } => guard(&paths, || eval(&paths, output, format)),
+        } => guard(&paths, || check(&paths, &schemas, output)),
+        Command::Eval { paths, output } => guard(&paths, || eval(&paths, output, output.diagnostics())),
         Command::Build {
             paths,
             out_dir,
-            format,
+            output,
             schemas,
         } => guard(&paths, || {
-            let diagnostics = match format {
-                OutputFormat::Yaml => DiagnosticFormat::Human,
-                OutputFormat::Json => DiagnosticFormat::Json,
-            };
-            build(&paths, out_dir.as_deref(), format, &schemas, diagnostics)
+            build(&paths, out_dir.as_deref(), output, &schemas, output.diagnostics())
         }),
         Command::Plan {
             target,
@@ -192,6 +238,12 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_DIAGNOSTICS)
             }
         }),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "kiln", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Init { dir } => guard(std::slice::from_ref(&dir), || init::init(&dir)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
 }
@@ -202,7 +254,7 @@ fn needs_paths(paths: &[PathBuf]) -> Option<ExitCode> {
         eprintln!(
             "error: give the .kiln files or directories to plan or apply (or --git-base/--git-head, or a plan file)"
         );
-        return Some(ExitCode::from(2));
+        return Some(ExitCode::from(EXIT_USAGE));
     }
     None
 }
@@ -271,20 +323,78 @@ fn print_diagnostics(diagnostics: &[Diagnostic], compiled: &Compiled, format: Di
 }
 
 fn print_diagnostics_in(diagnostics: &[Diagnostic], sources: &SourceMap, format: DiagnosticFormat) {
-    let mut stderr = std::io::stderr().lock();
-    match format {
+    report_diagnostics(diagnostics, sources, Report::on_stderr(format), None);
+}
+
+/// How and where a command prints its diagnostics.
+#[derive(Clone, Copy)]
+struct Report {
+    format: DiagnosticFormat,
+    /// The diagnostics are the command's own output (`check -o json`): stdout, not stderr.
+    json_on_stdout: bool,
+    /// End with the closing line of `check` / `build` when stderr is a terminal.
+    closing: Option<&'static str>,
+}
+
+impl Report {
+    fn on_stderr(format: DiagnosticFormat) -> Report {
+        Report {
+            format,
+            json_on_stdout: false,
+            closing: None,
+        }
+    }
+}
+
+/// What the closing line counts: `checked 3 files: 5 objects, 0 errors, 1 warning`.
+struct Tally {
+    files: usize,
+    objects: usize,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Prints the diagnostics. Human text goes to stderr and ends with the count of errors and
+/// warnings; on a terminal, with a closing line (`report.closing`), that line names the files
+/// and objects too. A pipe gets nothing beyond the diagnostics, so scripts see no chatter.
+fn report_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, report: Report, tally: Option<Tally>) {
+    match report.format {
         DiagnosticFormat::Json => {
-            let _ = writeln!(stderr, "{}", render::render_json(diagnostics, sources));
+            let json = render::render_json(diagnostics, sources);
+            if report.json_on_stdout {
+                let _ = writeln!(std::io::stdout().lock(), "{json}");
+            } else {
+                let _ = writeln!(std::io::stderr().lock(), "{json}");
+            }
         }
         DiagnosticFormat::Human => {
-            if diagnostics.is_empty() {
-                return;
+            let mut stderr = std::io::stderr().lock();
+            let terminal = std::io::stderr().is_terminal();
+            if !diagnostics.is_empty() {
+                let color = terminal && std::env::var_os("NO_COLOR").is_none();
+                let width = terminal_width();
+                let text = render::render_human(diagnostics, sources, HumanStyle { width, color });
+                let _ = write!(stderr, "{text}");
             }
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let width = terminal_width();
-            let text = render::render_human(diagnostics, sources, HumanStyle { width, color });
-            let _ = write!(stderr, "{text}");
-            let _ = writeln!(stderr, "{}", render::summary(diagnostics));
+            match (report.closing, tally) {
+                (Some(verb), Some(tally)) if terminal => {
+                    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                    let _ = writeln!(
+                        stderr,
+                        "{verb} {}: {}, {}, {}",
+                        plural(tally.files, "file"),
+                        plural(tally.objects, "object"),
+                        plural(errors, "error"),
+                        plural(diagnostics.len() - errors, "warning"),
+                    );
+                }
+                _ if !diagnostics.is_empty() => {
+                    let _ = writeln!(stderr, "{}", render::summary(diagnostics));
+                }
+                _ => {}
+            }
         }
     }
 }
@@ -298,7 +408,12 @@ fn terminal_width() -> usize {
 
 /// Everything `build` checks (lowering and, with `--crds`, the upstream schemas), nothing written.
 fn check(paths: &[PathBuf], schema_sources: &SchemaSources, format: DiagnosticFormat) -> ExitCode {
-    match build_manifests(paths, schema_sources, format, BuildMode::Check) {
+    let report = Report {
+        format,
+        json_on_stdout: true,
+        closing: Some("checked"),
+    };
+    match build_and_report(paths, schema_sources, report, BuildMode::Check) {
         Ok(_) => ExitCode::SUCCESS,
         Err(code) => code,
     }
@@ -363,6 +478,16 @@ fn build_manifests(
     format: DiagnosticFormat,
     mode: BuildMode,
 ) -> Result<Vec<kiln_compiler::manifest::Manifest>, ExitCode> {
+    build_and_report(paths, schema_sources, Report::on_stderr(format), mode)
+}
+
+/// [`build_manifests`], printing the diagnostics as `report` says.
+fn build_and_report(
+    paths: &[PathBuf],
+    schema_sources: &SchemaSources,
+    report: Report,
+    mode: BuildMode,
+) -> Result<Vec<kiln_compiler::manifest::Manifest>, ExitCode> {
     let schemas = match &schema_sources.crds {
         Some(dir) => match files::load_schemas(dir, schema_sources.katib_openapi.as_deref()) {
             Ok(set) => Some(set),
@@ -387,7 +512,20 @@ fn build_manifests(
     };
     let mut diagnostics = compiled.diagnostics.clone();
     diagnostics.extend(more);
-    print_diagnostics(&diagnostics, &compiled, format);
+    let errors = diagnostics.iter().any(Diagnostic::is_error);
+    let tally = Tally {
+        files: compiled
+            .sources
+            .iter()
+            .filter(|(id, _)| !compiled.sources.path(*id).starts_with("<stdlib>/"))
+            .count(),
+        objects: match mode {
+            _ if errors => 0,
+            BuildMode::Build => built.len(),
+            BuildMode::Check => compiled.objects.len(),
+        },
+    };
+    report_diagnostics(&diagnostics, &compiled.sources, report, Some(tally));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(ExitCode::from(EXIT_DIAGNOSTICS));
     }
@@ -409,7 +547,12 @@ fn build(
     schema_sources: &SchemaSources,
     format: DiagnosticFormat,
 ) -> ExitCode {
-    let manifests = match build_manifests(paths, schema_sources, format, BuildMode::Build) {
+    let report = Report {
+        format,
+        json_on_stdout: false,
+        closing: Some("built"),
+    };
+    let manifests = match build_and_report(paths, schema_sources, report, BuildMode::Build) {
         Ok(m) => m,
         Err(code) => return code,
     };

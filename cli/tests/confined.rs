@@ -380,7 +380,7 @@ fn a_metadata_field_cannot_name_a_file_outside_the_output_folder() {
              metadata = {{ name = \"evil/../../ESCAPED\" }}\n}}\n"
         ),
     );
-    let run = f.kiln(&["build", "main.kiln", "-o", "R/manifests"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "R/manifests"]);
     run.refused_with("K0704");
     assert!(
         run.stderr.contains("metadata = {"),
@@ -427,7 +427,7 @@ fn objects_never_share_an_output_file() {
         "main.kiln",
         &format!("{CONFIG_MAP}{}{}", config_map("a-b", "c"), config_map("a", "b-c")),
     );
-    let run = f.kiln(&["build", "main.kiln", "-o", "out"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "out"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let first = std::fs::read_to_string(f.proj().join("out/configmap_a-b_c.yaml")).expect("a-b/c");
     let second = std::fs::read_to_string(f.proj().join("out/configmap_a_b-c.yaml")).expect("a/b-c");
@@ -451,7 +451,7 @@ fn the_same_kind_in_two_groups_is_a_collision_and_nothing_is_written() {
             widget("b.example.com")
         ),
     );
-    let run = f.kiln(&["build", "main.kiln", "-o", "out"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "out"]);
     run.refused_with("K0705");
     insta::assert_snapshot!("collision", run.stderr);
     assert!(!f.proj().join("out/widget_n_w.yaml").exists());
@@ -464,7 +464,7 @@ fn an_existing_symlink_in_the_output_folder_is_replaced_not_written_through() {
     std::fs::write(&victim, "precious\n").expect("write");
     f.write("main.kiln", &format!("{CONFIG_MAP}{}", config_map("ns", "x")));
     f.link("out/configmap_ns_x.yaml", &victim);
-    let run = f.kiln(&["build", "main.kiln", "-o", "out"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "out"]);
     assert_eq!(run.code, 0, "{}", run.output());
     run.no_secret();
     assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
@@ -483,13 +483,13 @@ fn a_symlinked_output_folder_is_refused() {
     let f = Fixture::new();
     f.write("main.kiln", &format!("{CONFIG_MAP}{}", config_map("ns", "x")));
     f.link("manifests", f.outside());
-    let run = f.kiln(&["build", "main.kiln", "-o", "manifests"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "manifests"]);
     run.refused_with("K0706");
     insta::assert_snapshot!("output_symlink", run.stderr);
     let written: Vec<_> = std::fs::read_dir(f.outside()).expect("ls").collect();
     assert_eq!(written.len(), 1, "only the secret is outside");
     // A folder below a symlink is the same.
-    f.kiln(&["build", "main.kiln", "-o", "manifests/sub"])
+    f.kiln(&["build", "main.kiln", "--out-dir", "manifests/sub"])
         .refused_with("K0706");
 }
 
@@ -498,7 +498,7 @@ fn an_output_folder_that_cannot_be_made_is_a_diagnostic() {
     let f = Fixture::new();
     f.write("main.kiln", &format!("{CONFIG_MAP}{}", config_map("ns", "x")));
     f.write("file.txt", "");
-    let run = f.kiln(&["build", "main.kiln", "-o", "file.txt/out"]);
+    let run = f.kiln(&["build", "main.kiln", "--out-dir", "file.txt/out"]);
     run.refused_with("K0707");
     insta::assert_snapshot!("output_unwritable", run.stderr);
 }

@@ -333,7 +333,7 @@ fn many_diagnostics_render_in_linear_time() {
     assert_eq!(run.stderr.matches("K0101").count(), 10_000);
     let run = expect(
         "10000 unknown names json",
-        &["check", "--format", "json"],
+        &["check", "--output", "json"],
         &p,
         "K0101",
     );

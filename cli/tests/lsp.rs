@@ -198,9 +198,9 @@ fn example_copy(name: &str) -> std::path::PathBuf {
     dir.canonicalize().expect("canonical")
 }
 
-/// (code, line, column, label) of each diagnostic `kiln check --format json` reports, sorted.
+/// (code, line, column, label) of each diagnostic `kiln check --output json` reports, sorted.
 fn check_json(dir: &Path) -> Vec<(String, u64, u64, String)> {
-    let out = kiln(&["check", "--format", "json", &dir.display().to_string()]);
+    let out = kiln(&["check", "--output", "json", &dir.display().to_string()]);
     let text = if out.stdout.contains("\"diagnostics\"") {
         out.stdout
     } else {

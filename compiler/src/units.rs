@@ -384,6 +384,26 @@ impl Duration {
         })
     }
 
+    /// A duration given on the command line (`--timeout`, `--request-timeout`, intervals): the
+    /// language's spelling (`5min`, `2d`, `1.5h`), kubectl's and Go's (`5m`, `1h30m`, `500ms`),
+    /// or bare seconds (`90`); never negative. Every CLI flag that takes a duration uses this,
+    /// so the same text means the same time everywhere.
+    pub fn parse_command_line(text: &str) -> Result<std::time::Duration, String> {
+        let bad = || format!("`{text}` is not a duration (examples: 90s, 5min, 5m, 1h30m, 2d)");
+        let text = text.trim();
+        let parsed = match text.parse::<u64>() {
+            Ok(secs) => return Ok(std::time::Duration::from_secs(secs)),
+            Err(_) => Duration::parse(text).or_else(|_| Duration::parse_go(text)),
+        };
+        match parsed {
+            Ok(d) if d.millis >= 0 => u64::try_from(d.millis)
+                .map(std::time::Duration::from_millis)
+                .map_err(|_| bad()),
+            Ok(_) => Err(format!("`{text}` is negative; give a duration of zero or more")),
+            Err(_) => Err(bad()),
+        }
+    }
+
     /// Go's `time.Duration.String()` form (see the module docs).
     pub fn canonical(&self) -> String {
         let sign = if self.millis < 0 { "-" } else { "" };
@@ -631,6 +651,23 @@ mod tests {
         assert_eq!(Duration::parse_go("-1.5s").unwrap().millis, -1500);
         assert_eq!(d("1h").checked_div_int(7), Err(ArithError::Inexact));
         assert_eq!(d("1h").checked_div_int(4).unwrap().canonical(), "15m0s");
+    }
+
+    #[test]
+    fn command_line_durations_take_both_spellings() {
+        let d = |s: &str| Duration::parse_command_line(s);
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(d("5min"), Ok(secs(300)));
+        assert_eq!(d("5m"), Ok(secs(300)));
+        assert_eq!(d("1h30m"), Ok(secs(5400)));
+        assert_eq!(d("1.5h"), Ok(secs(5400)));
+        assert_eq!(d("2d"), Ok(secs(172_800)));
+        assert_eq!(d("90"), Ok(secs(90)));
+        assert_eq!(d("500ms"), Ok(std::time::Duration::from_millis(500)));
+        assert!(d("-5s").unwrap_err().contains("negative"));
+        for bad in ["", "5x", "m", "5 min", "1h30"] {
+            assert!(d(bad).is_err(), "{bad:?} was taken");
+        }
     }
 
     #[test]
