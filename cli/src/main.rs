@@ -117,6 +117,9 @@ enum Command {
     },
     /// Run the language server on stdin/stdout (editors start it; see editors/).
     Lsp,
+    /// Follow a branch and keep the cluster equal to it: the in-cluster reconcile loop
+    /// (docs/controller.md).
+    Controller(kiln_controller::Args),
     /// Simulates a bug in kiln, to test how internal errors reach the user.
     #[command(hide = true)]
     DebugInternalError { paths: Vec<PathBuf> },
@@ -192,6 +195,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_DIAGNOSTICS)
             }
         }),
+        Command::Controller(args) => guard(&[], || kiln_controller::main(args)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
 }
