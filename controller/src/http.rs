@@ -94,7 +94,7 @@ pub fn authenticate(headers: &HeaderMap, body: &[u8], secret: Option<&[u8]>) -> 
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
