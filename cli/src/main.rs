@@ -150,6 +150,9 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Follow a branch and keep the cluster equal to it: the in-cluster reconcile loop
+    /// (docs/controller.md).
+    Controller(kiln_controller::Args),
     /// Simulates a bug in kiln, to test how internal errors reach the user.
     #[command(hide = true)]
     DebugInternalError { paths: Vec<PathBuf> },
@@ -244,6 +247,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Init { dir } => guard(std::slice::from_ref(&dir), || init::init(&dir)),
+        Command::Controller(args) => guard(&[], || kiln_controller::main(args)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
 }

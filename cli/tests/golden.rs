@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{kiln, repo_root};
 
 /// The example folders whose output is pinned.
-const DIRS: &[&str] = &["examples/team", "examples/kinds"];
+const DIRS: &[&str] = &["examples/team", "examples/kinds", "examples/kiln-system"];
 
 fn shared() -> PathBuf {
     let dir = std::env::var_os("KILN_SHARED")

@@ -1,0 +1,481 @@
+//! The loop: fetch when due or woken by a webhook, compile a new head (only the apps it
+//! touched), and reconcile each app when it is due. Only the lease holder reconciles; a standby
+//! replica fetches and compiles too, so it is ready to take over at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use kiln_gitops::Credentials;
+use kiln_reconciler::Manifest;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::time::sleep_until;
+
+use crate::leader::{self, LeaseConfig};
+use crate::reconcile::{Action, AppTarget, error_policy, reconcile};
+use crate::source::{Compiled, Source, default_cache_dir};
+use crate::status::{Condition, Publisher, Status, now};
+use crate::{Args, Shared};
+
+/// Runs until SIGTERM or SIGINT, then stops the loop (dropping a write in progress), releases
+/// the lease and stops serving.
+pub async fn run(args: Args) -> Result<(), String> {
+    let client = client(&args).await?;
+    let webhook_secret = match &args.webhook_secret_file {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| {
+                format!(
+                    "cannot read the webhook secret file {}: {}",
+                    p.display(),
+                    e.kind()
+                )
+            })?;
+            Some(trim_newline(bytes))
+        }
+        None => None,
+    };
+    let mut credentials = Credentials::from_env().map_err(|e| e.0)?;
+    if let Some(p) = &args.git_token_file {
+        credentials = credentials.with_token_file(p).map_err(|e| e.0)?;
+    }
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("kiln-controller-{}", std::process::id()))
+    });
+    let source = Source {
+        url: args.repo.clone(),
+        branch: args.branch.clone(),
+        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        credentials,
+    };
+    let shared = Arc::new(Shared {
+        status: tokio::sync::RwLock::new(Status {
+            identity: identity.clone(),
+            repo: kiln_gitops::git::redact_url(&args.repo),
+            branch: args.branch.clone(),
+            ..Status::default()
+        }),
+        metrics: crate::metrics::Metrics::new(),
+        wake: tokio::sync::Notify::new(),
+        webhook_secret,
+        branch: args.branch.clone(),
+        resync: args.resync,
+    });
+
+    // 1. Shutdown on SIGTERM (Kubernetes) or SIGINT.
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let _ = shutdown_tx.send(true);
+    });
+
+    // 2. Serve the endpoints (the address is printed: `--listen 127.0.0.1:0` picks a port).
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "kiln controller: {identity} listening on {addr}, following {} {}",
+        source.url_shown(),
+        args.branch
+    );
+    let mut http_shutdown = shutdown.clone();
+    let server = tokio::spawn(
+        axum::serve(listener, crate::http::router(shared.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+
+    // 3. Take part in the election.
+    let (leader_tx, leader_rx) = watch::channel(false);
+    let election = tokio::spawn(leader::run(
+        client.clone(),
+        LeaseConfig {
+            namespace: args.lease_namespace.clone(),
+            name: args.lease_name.clone(),
+            identity: identity.clone(),
+            duration: args.lease_duration,
+        },
+        leader_tx,
+        shutdown.clone(),
+    ));
+
+    // 4. The loop.
+    let publisher = Publisher::new(client.clone(), &identity);
+    Loop {
+        source,
+        client,
+        shared,
+        publisher,
+        leader: leader_rx,
+        shutdown,
+        interval: args.interval,
+        compiled: Compiled::default(),
+        refused_head: None,
+        targets: BTreeMap::new(),
+    }
+    .run()
+    .await;
+
+    // 5. Release the lease, stop serving.
+    let _ = election.await;
+    let _ = server.await;
+    eprintln!("kiln controller: {identity} stopped");
+    Ok(())
+}
+
+async fn client(args: &Args) -> Result<Client, String> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kc =
+                Kubeconfig::read_from(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configuration: {e}"))?,
+    };
+    Client::try_from(config).map_err(|e| format!("cannot create a client: {e}"))
+}
+
+fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    bytes
+}
+
+impl Source {
+    fn url_shown(&self) -> String {
+        kiln_gitops::git::redact_url(&self.url)
+    }
+}
+
+struct Loop {
+    source: Source,
+    client: Client,
+    shared: Arc<Shared>,
+    publisher: Publisher,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    interval: std::time::Duration,
+    /// The head compiled last (its results are reused for the next head).
+    compiled: Compiled,
+    /// A head refused as a whole (no or bad kiln.toml): not compiled again until it moves.
+    refused_head: Option<String>,
+    targets: BTreeMap<String, AppTarget>,
+}
+
+impl Loop {
+    async fn run(mut self) {
+        let mut next_fetch = Instant::now();
+        let mut was_leader = false;
+        loop {
+            // 1. Sleep until a fetch or an app is due, a push webhook, a change of leadership,
+            //    or shutdown.
+            let due = self
+                .targets
+                .values()
+                .filter(|t| t.desired.is_some())
+                .map(|t| t.due)
+                .fold(next_fetch, Instant::min);
+            let mut leader = self.leader.clone();
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                _ = sleep_until(due.into()) => {}
+                _ = self.shared.wake.notified() => next_fetch = Instant::now(),
+                _ = leader.changed() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            // 2. Fetch when due; compile a new head, only the apps it touched.
+            if Instant::now() >= next_fetch {
+                next_fetch = Instant::now() + self.interval;
+                self.fetch().await;
+            }
+            // 3. A new leader reconciles every app at once: the previous one may have stopped
+            //    mid-run, or the cluster may have drifted while nobody led.
+            let is_leader = *self.leader.borrow();
+            self.shared.status.write().await.leader = is_leader;
+            self.shared.metrics.leader.set(i64::from(is_leader));
+            if is_leader && !was_leader {
+                for t in self.targets.values_mut() {
+                    t.due = Instant::now();
+                }
+            }
+            was_leader = is_leader;
+            if !is_leader {
+                continue;
+            }
+            // 4. Reconcile each due app; a failing app only delays itself (its own backoff).
+            let names: Vec<String> = self
+                .targets
+                .iter()
+                .filter(|(_, t)| t.desired.is_some() && t.due <= Instant::now())
+                .map(|(n, _)| n.clone())
+                .collect();
+            for name in names {
+                if *self.shutdown.borrow() || !*self.leader.borrow() {
+                    break;
+                }
+                self.reconcile_app(&name).await;
+            }
+        }
+    }
+
+    async fn reconcile_app(&mut self, name: &str) {
+        let Some(target) = self.targets.get(name).cloned() else {
+            return;
+        };
+        let outcome = reconcile(
+            &target,
+            &self.client,
+            &self.shared,
+            &self.publisher,
+            self.leader.clone(),
+        )
+        .await;
+        let Some(t) = self.targets.get_mut(name) else {
+            return;
+        };
+        match outcome {
+            Ok(Action::Requeue(after)) => {
+                t.synced = t.desired.as_ref().map(|(c, _)| c.clone());
+                t.failures = 0;
+                t.due = Instant::now() + after;
+            }
+            Err(e) => {
+                self.shared.metrics.error(name, e.kind());
+                let Action::Requeue(after) = error_policy(&e, t.failures);
+                t.failures += 1;
+                t.due = Instant::now() + after;
+                let snapshot = {
+                    let mut status = self.shared.status.write().await;
+                    let s = status.apps.entry(name.to_string()).or_default();
+                    s.failures = t.failures;
+                    s.condition = Condition::Stalled;
+                    s.last_error = Some(e.to_string());
+                    s.message = format!("{e} (retrying in {}s)", after.as_secs());
+                    s.clone()
+                };
+                if !matches!(e, crate::reconcile::Error::LostLease) {
+                    self.publisher.annotate(&snapshot).await;
+                    self.publisher
+                        .parent_event(&snapshot, true, "ReconcileFailed", e.to_string())
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Fetches the branch; compiles a new head.
+    async fn fetch(&mut self) {
+        let started = Instant::now();
+        let source = self.source.clone();
+        let head = tokio::task::spawn_blocking(move || source.fetch_head())
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::source::SourceError::Fetch(format!(
+                    "the fetch task failed: {e}"
+                )))
+            });
+        self.shared.metrics.fetches.inc();
+        self.shared
+            .metrics
+            .fetch_duration
+            .observe(started.elapsed().as_secs_f64());
+        {
+            let mut s = self.shared.status.write().await;
+            s.fetches += 1;
+            s.last_fetch = Some(now());
+            s.last_fetch_error = head.as_ref().err().map(ToString::to_string);
+            if let Ok(h) = &head {
+                s.head = Some(h.clone());
+            }
+        }
+        let head = match head {
+            Ok(h) => h,
+            Err(e) => {
+                self.shared.metrics.error("", e.kind());
+                return;
+            }
+        };
+        if head == self.compiled.commit || self.refused_head.as_deref() == Some(head.as_str()) {
+            return;
+        }
+        let source = self.source.clone();
+        let previous = std::mem::take(&mut self.compiled);
+        let task_head = head.clone();
+        let (result, previous) = match tokio::task::spawn_blocking(move || {
+            let r = source.compile(&task_head, &previous);
+            (r, previous)
+        })
+        .await
+        {
+            Ok(pair) => pair,
+            Err(e) => {
+                self.shared.status.write().await.head_error = Some(format!("the compile task failed: {e}"));
+                return;
+            }
+        };
+        match result {
+            Ok(compiled) => {
+                self.refused_head = None;
+                self.take(compiled).await;
+                let mut s = self.shared.status.write().await;
+                s.head_error = None;
+                s.ready = true;
+            }
+            Err(e) => {
+                // The whole head is refused: every app keeps its last good commit.
+                self.compiled = previous;
+                self.refused_head = Some(head.clone());
+                self.shared.metrics.error("", e.kind());
+                let message = format!("{e}\nEvery app keeps its last good commit; nothing is pruned.");
+                let snapshots: Vec<_> = {
+                    let mut s = self.shared.status.write().await;
+                    s.head_error = Some(message.clone());
+                    s.apps
+                        .values_mut()
+                        .map(|a| {
+                            a.last_attempted_commit = Some(head.clone());
+                            a.condition = Condition::Stalled;
+                            a.last_error = Some(message.clone());
+                            a.message = message.clone();
+                            a.clone()
+                        })
+                        .collect()
+                };
+                for a in snapshots {
+                    self.publisher.annotate(&a).await;
+                    self.publisher
+                        .parent_event(&a, true, "Refused", message.clone())
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Takes a compiled head: a good build that differs from an app's desired set becomes it
+    /// (due now); a failed build keeps the last good one and is reported.
+    async fn take(&mut self, compiled: Compiled) {
+        let head = compiled.commit.clone();
+        self.targets.retain(|name, _| compiled.builds.contains_key(name));
+        for app in &compiled.apps {
+            let Some(build) = compiled.builds.get(&app.name) else {
+                continue;
+            };
+            let fresh = compiled.compiled.contains(&app.name);
+            let target = self.targets.entry(app.name.clone()).or_insert_with(|| AppTarget {
+                app: app.clone(),
+                desired: None,
+                synced: None,
+                due: Instant::now(),
+                failures: 0,
+            });
+            target.app = app.clone();
+            if fresh {
+                self.shared
+                    .metrics
+                    .compiles
+                    .get_or_create(&crate::metrics::Metrics::app(&app.name))
+                    .inc();
+            }
+            let mut status = self.shared.status.write().await;
+            let s = status.apps.entry(app.name.clone()).or_default();
+            s.name = app.name.clone();
+            s.applyset = app.applyset.clone();
+            s.applyset_namespace = app.applyset_namespace.clone();
+            s.last_attempted_commit = Some(head.clone());
+            if fresh {
+                s.compiles += 1;
+            }
+            if build.failed {
+                // A broken commit: keep the last good commit applied, prune nothing, say why.
+                let kept = target
+                    .desired
+                    .as_ref()
+                    .map_or("nothing is applied yet".to_string(), |(c, _)| {
+                        format!("commit {c} stays applied")
+                    });
+                let message = format!(
+                    "commit {head} does not compile; {kept} and nothing is pruned:\n{}",
+                    build.rendered.trim_end()
+                );
+                s.condition = Condition::Stalled;
+                s.message = message.clone();
+                s.last_error = Some(message.clone());
+                let snapshot = s.clone();
+                drop(status);
+                if fresh {
+                    self.shared.metrics.error(&app.name, "compile");
+                    self.publisher.annotate(&snapshot).await;
+                    self.publisher
+                        .parent_event(&snapshot, true, "Refused", message)
+                        .await;
+                }
+                continue;
+            }
+            let manifests: Result<Vec<Manifest>, String> =
+                build.manifests.iter().cloned().map(Manifest::new).collect();
+            let manifests = match manifests {
+                Ok(m) => m,
+                Err(e) => {
+                    s.condition = Condition::Stalled;
+                    s.message = format!("commit {head}: the build produced an unusable manifest: {e}");
+                    continue;
+                }
+            };
+            let stalled = s.condition != Condition::Ready;
+            drop(status);
+            let changed = target
+                .desired
+                .as_ref()
+                .is_none_or(|(_, old)| fingerprint(old) != fingerprint(&manifests));
+            if changed {
+                target.desired = Some((head.clone(), manifests));
+                target.due = Instant::now();
+                let mut status = self.shared.status.write().await;
+                let s = status.apps.entry(app.name.clone()).or_default();
+                s.condition = Condition::Reconciling;
+                s.message = format!("reconciling commit {head}");
+            } else {
+                // Same objects: the head is what is applied; nothing to write.
+                let was_synced = target.synced.as_ref() == target.desired.as_ref().map(|(c, _)| c);
+                if let Some((c, _)) = target.desired.as_mut() {
+                    *c = head.clone();
+                }
+                if was_synced {
+                    target.synced = Some(head.clone());
+                    let mut status = self.shared.status.write().await;
+                    let s = status.apps.entry(app.name.clone()).or_default();
+                    s.last_applied_commit = Some(head.clone());
+                }
+                if stalled {
+                    target.due = Instant::now();
+                }
+            }
+        }
+        self.compiled = compiled;
+    }
+}
+
+/// Identity of a desired set (content hashes included), to tell whether a new build changes it.
+fn fingerprint(manifests: &[Manifest]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for m in manifests {
+        h.update(serde_json::to_vec(m.value()).unwrap_or_default());
+    }
+    h.finalize().to_vec()
+}

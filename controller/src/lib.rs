@@ -1,0 +1,135 @@
+//! kiln controller: the in-cluster reconcile loop (`kiln controller`).
+//!
+//! It follows one branch of one repository whose `kiln.toml` names the apps, and keeps the
+//! cluster equal to it: fetch at `--interval` and on push webhooks; per new commit, compile only
+//! the apps whose inputs changed ([`source`], gitops' incremental mechanism) and reconcile them
+//! with every rail of the reconciler ([`reconcile`]); resync each app at `--resync`, writing
+//! only drifted objects. A commit that breaks an app keeps that app's last good commit applied,
+//! prunes nothing and is reported; other apps go on. Only the holder of a Lease writes
+//! ([`leader`]).
+//!
+//! * [`source`]: fetch, incremental compile (blocking, on tokio's blocking pool).
+//! * [`controller`]: the loop: when to fetch, which app is due.
+//! * [`reconcile`]: one app: `reconcile` / `error_policy` / `Action`, as kube-rs.
+//! * [`status`]: per-app status (`/status`, annotations on the ApplySet parent, Events).
+//! * [`http`]: `/webhook`, `/status`, `/metrics`, `/healthz`, `/readyz`.
+//! * [`metrics`]: Prometheus families.
+//! * [`leader`]: Lease-based leader election.
+
+pub mod controller;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod source;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::{Notify, RwLock};
+
+/// `kiln controller` arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Repository URL (https://, ssh://, git@host:path) or a local path; fetched into --cache-dir.
+    #[arg(long)]
+    pub repo: String,
+    /// Branch to follow.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// How often to fetch (e.g. 30s, 5m); webhooks fetch at once.
+    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    pub interval: Duration,
+    /// How often each app is reconciled again without a new commit (drift self-heal).
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub resync: Duration,
+    /// Address of the HTTP endpoints (/webhook, /status, /metrics, /healthz, /readyz).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// File holding the webhook secret (GitHub's HMAC key, or GitLab's token). Without it every
+    /// webhook is refused.
+    #[arg(long)]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, else in-cluster configuration).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Where the Git mirror and the build cache live.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// File holding an HTTPS token for the repository (else KILN_GIT_TOKEN_FILE and friends,
+    /// docs/gitops.md).
+    #[arg(long)]
+    pub git_token_file: Option<PathBuf>,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, default_value = "kiln-system")]
+    pub lease_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "kiln-controller")]
+    pub lease_name: String,
+    /// How long a lease holds without renewal.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub lease_duration: Duration,
+    /// This replica's identity in the Lease (default: $POD_NAME, else $HOSTNAME, else the pid).
+    #[arg(long)]
+    pub identity: Option<String>,
+}
+
+/// State shared by the loop and the HTTP handlers.
+pub struct Shared {
+    pub status: RwLock<status::Status>,
+    pub metrics: metrics::Metrics,
+    /// Wakes the loop to fetch now (a push webhook).
+    pub wake: Notify,
+    pub webhook_secret: Option<Vec<u8>>,
+    pub branch: String,
+    pub resync: Duration,
+}
+
+/// Runs the controller until SIGTERM or SIGINT.
+pub fn main(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(controller::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `90s`, `5m`, `1h30m`, `250ms`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (examples: 90s, 5m, 1h30m, 250ms)");
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        total += match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}

@@ -1,0 +1,199 @@
+//! What the controller knows, per app and about itself: served as `GET /status`, and written
+//! where kubectl reads it.
+//!
+//! Per app, the status goes on the app's ApplySet parent ConfigMap (`kiln-<applyset>`) as
+//! `status.kiln.dev/*` annotations, with field manager `kiln-controller` (a JSON merge patch, so
+//! a parent that does not exist yet is not created half-made: the reconciler creates it on the
+//! first apply):
+//!
+//! ```text
+//! kubectl -n kiln-system get configmap kiln-team-a -o jsonpath='{.metadata.annotations}'
+//! ```
+//!
+//! Events (`kubectl events -n kiln-system --for configmap/kiln-team-a`) go on the parent for
+//! every outcome (Applied, Pruned, Refused, DriftCorrected, ReconcileFailed) and on the objects
+//! written, up to [`MAX_OBJECT_EVENTS`] per reconcile so a first apply of thousands of objects does
+//! not flood the API server.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use kiln_reconciler::{ApplySetRef, ObjectId};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use serde::Serialize;
+use serde_json::json;
+
+/// Per-object Events per reconcile, at most.
+pub const MAX_OBJECT_EVENTS: usize = 50;
+/// The field manager of the status annotations.
+pub const STATUS_MANAGER: &str = "kiln-controller";
+/// Annotation prefix of the status on the ApplySet parent.
+pub const PREFIX: &str = "status.kiln.dev/";
+
+/// Ready / Reconciling / Stalled, as Flux's conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Condition {
+    /// Not yet reconciled at the current commit.
+    #[default]
+    Reconciling,
+    /// The cluster matches the last good commit's app.
+    Ready,
+    /// The last attempt failed (compile error, refused prune, apply error); retried with backoff.
+    Stalled,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Reconciling => "Reconciling",
+            Condition::Ready => "Ready",
+            Condition::Stalled => "Stalled",
+        }
+    }
+}
+
+/// One app's status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AppStatus {
+    pub name: String,
+    pub applyset: String,
+    pub applyset_namespace: String,
+    pub condition: Condition,
+    pub message: String,
+    /// The commit whose objects are on the cluster (the last good one).
+    pub last_applied_commit: Option<String>,
+    /// The last commit tried (may be a broken one).
+    pub last_attempted_commit: Option<String>,
+    /// Counts of the last reconcile.
+    pub applied: usize,
+    pub unchanged: usize,
+    pub pruned: usize,
+    pub last_error: Option<String>,
+    /// Times the app was compiled since the controller started (not reused).
+    pub compiles: u64,
+    /// Reconciles since the controller started (resyncs included).
+    pub reconciles: u64,
+    /// Consecutive failures (the backoff exponent).
+    pub failures: u32,
+    /// RFC 3339.
+    pub last_sync: Option<String>,
+}
+
+/// The controller's own state, with every app's.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub identity: String,
+    pub leader: bool,
+    pub repo: String,
+    pub branch: String,
+    /// The head of the branch at the last fetch.
+    pub head: Option<String>,
+    pub fetches: u64,
+    pub last_fetch: Option<String>,
+    pub last_fetch_error: Option<String>,
+    pub last_webhook: Option<String>,
+    pub webhooks: u64,
+    /// Why the head as a whole was refused (no or bad kiln.toml), if it was.
+    pub head_error: Option<String>,
+    /// Once the first fetch and compile succeeded.
+    pub ready: bool,
+    pub apps: BTreeMap<String, AppStatus>,
+}
+
+/// RFC 3339 now.
+pub fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Writes status annotations and Events.
+#[derive(Clone)]
+pub struct Publisher {
+    client: kube::Client,
+    recorder: Recorder,
+}
+
+impl Publisher {
+    pub fn new(client: kube::Client, identity: &str) -> Publisher {
+        let reporter = Reporter {
+            controller: "kiln-controller".into(),
+            instance: Some(identity.to_string()),
+        };
+        Publisher {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+        }
+    }
+
+    /// Puts the status on the app's ApplySet parent, when the parent exists. Returns whether it
+    /// was written.
+    pub async fn annotate(&self, s: &AppStatus) -> bool {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
+        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
+            .object_id()
+            .name;
+        let a = |k: &str| format!("{PREFIX}{k}");
+        let patch = json!({"metadata": {"annotations": {
+            a("condition"): s.condition.as_str(),
+            a("message"): s.message,
+            a("last-applied-commit"): s.last_applied_commit,
+            a("last-attempted-commit"): s.last_attempted_commit,
+            a("objects"): format!("applied={} unchanged={} pruned={}", s.applied, s.unchanged, s.pruned),
+            a("last-error"): s.last_error,
+            a("last-sync"): s.last_sync,
+        }}});
+        let pp = PatchParams {
+            field_manager: Some(STATUS_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok()
+    }
+
+    /// An Event on the app's ApplySet parent.
+    pub async fn parent_event(&self, s: &AppStatus, warning: bool, reason: &str, note: String) {
+        let parent = ApplySetRef::new(&s.applyset, &s.applyset_namespace).object_id();
+        self.event(&parent, warning, reason, "Reconcile", note).await;
+    }
+
+    /// An Event on one object (`Applied`, `Pruned`, `DriftCorrected`).
+    pub async fn event(&self, id: &ObjectId, warning: bool, reason: &str, action: &str, note: String) {
+        let api_version = if id.group.is_empty() {
+            id.version.clone()
+        } else {
+            format!("{}/{}", id.group, id.version)
+        };
+        let reference = ObjectReference {
+            api_version: Some(api_version),
+            kind: Some(id.kind.clone()),
+            name: Some(id.name.clone()),
+            namespace: (!id.namespace.is_empty()).then(|| id.namespace.clone()),
+            ..ObjectReference::default()
+        };
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            // Events bound their note at 1 KiB.
+            note: Some(truncate(&note, 1000)),
+            action: action.into(),
+            secondary: None,
+        };
+        // An Event that cannot be written is not a reason to stop reconciling.
+        let _ = self.recorder.publish(&ev, &reference).await;
+    }
+}
+
+/// At most `max` bytes, cut at a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

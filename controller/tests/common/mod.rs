@@ -1,0 +1,260 @@
+//! The controller as a process against the real control plane, a local bare repository as its
+//! remote (commits made by the test with the git CLI), and a tiny HTTP/1.1 client for its
+//! endpoints.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct TestRepo {
+    pub base: PathBuf,
+    pub work: PathBuf,
+    pub remote: PathBuf,
+    commits: u32,
+}
+
+fn git(dir: &Path, args: &[&str], seq: u32) {
+    let date = format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60);
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "kiln test")
+        .env("GIT_AUTHOR_EMAIL", "test@kiln.invalid")
+        .env("GIT_COMMITTER_NAME", "kiln test")
+        .env("GIT_COMMITTER_EMAIL", "test@kiln.invalid")
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestRepo {
+    pub fn new(name: &str) -> TestRepo {
+        let base = std::env::temp_dir().join(format!("kiln-controller-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let work = base.join("work");
+        let remote = base.join("remote.git");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::create_dir_all(&remote).unwrap();
+        git(&remote, &["init", "--bare", "-q", "-b", "main"], 0);
+        git(&work, &["init", "-q", "-b", "main"], 0);
+        git(&work, &["remote", "add", "origin", remote.to_str().unwrap()], 0);
+        TestRepo {
+            base,
+            work,
+            remote,
+            commits: 0,
+        }
+    }
+
+    pub fn write(&self, path: &str, text: &str) -> &Self {
+        let p = self.work.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    pub fn remove(&self, path: &str) -> &Self {
+        std::fs::remove_file(self.work.join(path)).unwrap();
+        self
+    }
+
+    /// Commits everything and pushes `main`; returns the commit id.
+    pub fn commit(&mut self, message: &str) -> String {
+        self.commits += 1;
+        git(&self.work, &["add", "-A"], self.commits);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+            self.commits,
+        );
+        git(&self.work, &["push", "-q", "origin", "main"], self.commits);
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&self.work)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for TestRepo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// A ConfigMap spec.
+pub fn config_map(name: &str, ns: &str, data: &[(&str, &str)]) -> String {
+    let entries: Vec<String> = data.iter().map(|(k, v)| format!("{k} = \"{v}\"")).collect();
+    format!(
+        "import \"kubeflow\" as kf\n\nkf.Object \"{name}\" = kf.config_map({{ {} }}) with {{ namespace = \"{ns}\" }}\n",
+        entries.join(", ")
+    )
+}
+
+/// A PersistentVolumeClaim declaration (append to a file that imports kubeflow as kf).
+pub fn pvc(name: &str, ns: &str) -> String {
+    format!(
+        "\nkf.Object \"{name}\" = kf.Object {{\n  api_version = \"v1\"\n  kind = \"PersistentVolumeClaim\"\n  namespace = \"{ns}\"\n  spec = {{ accessModes = [\"ReadWriteOnce\"], resources = {{ requests = {{ storage = \"1Gi\" }} }} }}\n}}\n"
+    )
+}
+
+/// A running `kiln-controller` process.
+pub struct Controller {
+    pub child: Child,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+pub struct Settings<'a> {
+    pub repo: &'a TestRepo,
+    pub kubeconfig: &'a Path,
+    pub lease_namespace: &'a str,
+    pub identity: &'a str,
+    pub interval: &'a str,
+    pub resync: &'a str,
+    pub secret: Option<&'a str>,
+}
+
+impl Controller {
+    pub fn start(s: &Settings<'_>) -> Controller {
+        let log = s.repo.base.join(format!("{}.log", s.identity));
+        let cache = s.repo.base.join(format!("cache-{}", s.identity));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-controller"));
+        cmd.args(["--repo", s.repo.remote.to_str().unwrap(), "--branch", "main"])
+            .args([
+                "--interval",
+                s.interval,
+                "--resync",
+                s.resync,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--kubeconfig")
+            .arg(s.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args([
+                "--lease-namespace",
+                s.lease_namespace,
+                "--lease-duration",
+                "6s",
+                "--identity",
+                s.identity,
+            ]);
+        if let Some(secret) = s.secret {
+            let file = s.repo.base.join(format!("secret-{}", s.identity));
+            std::fs::write(&file, format!("{secret}\n")).unwrap();
+            cmd.arg("--webhook-secret-file").arg(file);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kiln-controller");
+        // The first line names the address; the rest is copied to a log file.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        let addr = first
+            .split(" listening on ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_string();
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            let _ = std::fs::write(log_path, rest);
+        });
+        Controller { child, addr, log }
+    }
+
+    pub fn status(&self) -> Value {
+        let (code, body) = http(&self.addr, "GET", "/status", &[], b"");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls /status until `pred` holds, or fails after `limit` with the last status.
+    pub fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let s = self.status();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "timed out waiting for {what}; status: {s:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; returns the status code and body.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the controller");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let code = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// GitHub's `X-Hub-Signature-256` of `body`.
+pub fn github_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    format!(
+        "sha256={}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
