@@ -7,46 +7,13 @@ mod common;
 
 use common::{kiln_in, scratch};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kiln_testsupport::git::{TestRepo, config_map};
 use kube::api::{Api, Patch, PatchParams};
-use std::path::Path;
-use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "kiln test")
-        .env("GIT_AUTHOR_EMAIL", "test@kiln.invalid")
-        .env("GIT_COMMITTER_NAME", "kiln test")
-        .env("GIT_COMMITTER_EMAIL", "test@kiln.invalid")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Repo<'a> {
-    work: &'a Path,
-    ns: &'a str,
-}
-
-impl Repo<'_> {
-    fn commit(&self, flag: &str) {
-        let text = format!(
-            "import \"kubeflow\" as kf\n\nkf.Object \"settings\" = kf.config_map({{ FLAG = \"{flag}\" }}) with {{ namespace = \"{}\" }}\n",
-            self.ns
-        );
-        std::fs::create_dir_all(self.work.join("apps/a")).unwrap();
-        std::fs::write(self.work.join("apps/a/main.kiln"), text).unwrap();
-        git(self.work, &["add", "-A"]);
-        git(self.work, &["commit", "-q", "-m", flag]);
-        git(self.work, &["push", "-q", "origin", "main"]);
-    }
+/// Commits a new value of the one ConfigMap of app `a` and pushes it.
+fn commit(repo: &mut TestRepo, ns: &str, flag: &str) {
+    repo.write("apps/a/main.kiln", &config_map("settings", ns, &[("FLAG", flag)]));
+    repo.commit(flag);
 }
 
 #[tokio::test]
@@ -55,21 +22,14 @@ async fn a_plan_file_applies_as_reviewed_and_stale_plans_are_refused() {
         return;
     };
     let dir = scratch(&format!("git-apply-{ns}"));
-    let work = dir.join("work");
-    let remote = dir.join("remote.git");
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
-    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    std::fs::write(
-        work.join("kiln.toml"),
-        format!(
+    let mut repo = TestRepo::new(&format!("git-apply-{ns}"));
+    let remote = repo.remote.clone();
+    repo.write(
+        "kiln.toml",
+        &format!(
             "[[app]]\nname = \"a\"\npaths = [\"apps/a\"]\napplyset = \"git-apply\"\nnamespace = \"{ns}\"\n"
         ),
-    )
-    .unwrap();
-    let repo = Repo { work: &work, ns: &ns };
+    );
     let kubeconfig = tc.kubeconfig().to_string_lossy().into_owned();
     let remote_arg = remote.to_string_lossy().into_owned();
     let cache = dir.join("cache").to_string_lossy().into_owned();
@@ -111,7 +71,7 @@ async fn a_plan_file_applies_as_reviewed_and_stale_plans_are_refused() {
     };
 
     // 1. Plan and apply the first commit.
-    repo.commit("one");
+    commit(&mut repo, &ns, "one");
     let out = plan("main");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -134,10 +94,10 @@ async fn a_plan_file_applies_as_reviewed_and_stale_plans_are_refused() {
     assert_eq!(flag().await.as_deref(), Some("one"));
 
     // 2. The branch moves after the plan: refused, nothing changed.
-    repo.commit("two");
+    commit(&mut repo, &ns, "two");
     let out = plan("main~1");
     assert_eq!(out.code, 0, "{}", out.stderr);
-    repo.commit("three");
+    commit(&mut repo, &ns, "three");
     let out = run(&["apply", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(

@@ -49,6 +49,10 @@ pub struct Credentials {
     pub ssh_key: Option<PathBuf>,
     /// Passphrase of the SSH key.
     pub ssh_passphrase: Option<Secret>,
+    /// An OpenSSH `known_hosts` file the SSH server's host key must be in (plain host names:
+    /// `host` for port 22, `[host]:port` otherwise). Without it, libgit2 checks
+    /// `~/.ssh/known_hosts`. An unknown or different host key fails the fetch either way.
+    pub ssh_known_hosts: Option<PathBuf>,
 }
 
 /// Environment variables [`Credentials::from_env`] reads.
@@ -57,10 +61,12 @@ pub const ENV_TOKEN_FILE: &str = "KILN_GIT_TOKEN_FILE";
 pub const ENV_USERNAME: &str = "KILN_GIT_USERNAME";
 pub const ENV_SSH_KEY: &str = "KILN_GIT_SSH_KEY";
 pub const ENV_SSH_PASSPHRASE_FILE: &str = "KILN_GIT_SSH_PASSPHRASE_FILE";
+pub const ENV_SSH_KNOWN_HOSTS: &str = "KILN_GIT_SSH_KNOWN_HOSTS";
 
 impl Credentials {
     /// `KILN_GIT_TOKEN` or the file named by `KILN_GIT_TOKEN_FILE` (trailing newline removed),
-    /// `KILN_GIT_USERNAME`, `KILN_GIT_SSH_KEY` (a key file) and `KILN_GIT_SSH_PASSPHRASE_FILE`.
+    /// `KILN_GIT_USERNAME`, `KILN_GIT_SSH_KEY` (a key file), `KILN_GIT_SSH_PASSPHRASE_FILE` and
+    /// `KILN_GIT_SSH_KNOWN_HOSTS` (a known_hosts file).
     /// A file that cannot be read is an error naming the file, never its content.
     pub fn from_env() -> Result<Credentials, GitError> {
         let mut creds = Credentials::default();
@@ -73,6 +79,7 @@ impl Credentials {
         }
         creds.username = std::env::var(ENV_USERNAME).ok().filter(|u| !u.is_empty());
         creds.ssh_key = std::env::var_os(ENV_SSH_KEY).map(PathBuf::from);
+        creds.ssh_known_hosts = std::env::var_os(ENV_SSH_KNOWN_HOSTS).map(PathBuf::from);
         if let Some(path) = std::env::var_os(ENV_SSH_PASSPHRASE_FILE) {
             creds.ssh_passphrase = Some(read_secret_file(Path::new(&path), ENV_SSH_PASSPHRASE_FILE)?);
         }
@@ -172,7 +179,7 @@ impl GitSource {
                 .remote_anonymous(url)
                 .map_err(|e| GitError(format!("the remote {shown} is not usable: {}", e.message())))?;
             let mut options = FetchOptions::new();
-            options.remote_callbacks(callbacks(creds));
+            options.remote_callbacks(callbacks(creds, url));
             options.download_tags(git2::AutotagOption::All);
             remote
                 .fetch(
@@ -265,8 +272,9 @@ impl GitSource {
             .url()
             .map(redact_url)
             .unwrap_or_else(|| remote_name.to_string());
+        let url = remote.url().unwrap_or_default().to_string();
         let mut options = FetchOptions::new();
-        options.remote_callbacks(callbacks(creds));
+        options.remote_callbacks(callbacks(creds, &url));
         remote
             .fetch(
                 &[format!("+refs/heads/{branch}:{reference}")],
@@ -300,8 +308,9 @@ impl GitSource {
 }
 
 /// Credential callbacks: the token for HTTPS, the key for SSH. Each kind is offered once, so a
-/// wrong credential fails fast instead of looping.
-fn callbacks(creds: &Credentials) -> RemoteCallbacks<'_> {
+/// wrong credential fails fast instead of looping. With a known_hosts file, the SSH host key is
+/// checked against it.
+fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
     let mut callbacks = RemoteCallbacks::new();
     let tried = Cell::new(0u32);
     callbacks.credentials(move |_url, username, allowed| {
@@ -312,9 +321,10 @@ fn callbacks(creds: &Credentials) -> RemoteCallbacks<'_> {
         if allowed.contains(CredentialType::SSH_KEY)
             && let Some(key) = &creds.ssh_key
         {
+            let public = key.with_extension("pub");
             return Cred::ssh_key(
                 username.unwrap_or("git"),
-                None,
+                public.exists().then_some(public.as_path()),
                 key,
                 creds.ssh_passphrase.as_ref().map(Secret::expose),
             );
@@ -332,7 +342,60 @@ fn callbacks(creds: &Credentials) -> RemoteCallbacks<'_> {
             "the remote asks for credentials and none are configured (set KILN_GIT_TOKEN_FILE or KILN_GIT_SSH_KEY)",
         ))
     });
+    if let Some(file) = &creds.ssh_known_hosts {
+        let host = known_hosts_name(url);
+        callbacks.certificate_check(move |cert, _| {
+            let Some(key) = cert.as_hostkey().and_then(|k| k.hostkey()) else {
+                return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+            };
+            if known_host(file, &host, key) {
+                Ok(git2::CertificateCheckStatus::CertificateOk)
+            } else {
+                Err(git2::Error::from_str(&format!(
+                    "the SSH host key of {host} is not in the known_hosts file {} ({ENV_SSH_KNOWN_HOSTS})",
+                    file.display()
+                )))
+            }
+        });
+    }
     callbacks
+}
+
+/// How known_hosts names the server of an SSH URL: `host`, or `[host]:port` off port 22.
+fn known_hosts_name(url: &str) -> String {
+    let (authority, explicit_port) = match url.split_once("://") {
+        Some((_, rest)) => (rest.split('/').next().unwrap_or(rest), true),
+        // scp-like `user@host:path`: no port.
+        None => (url.split(':').next().unwrap_or(url), false),
+    };
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rsplit_once(':') {
+        Some((host, port)) if explicit_port && port != "22" && !port.is_empty() => {
+            format!("[{host}]:{port}")
+        }
+        Some((host, _)) if explicit_port => host.to_string(),
+        _ => host_port.to_string(),
+    }
+}
+
+/// Whether `known_hosts` lists `key` (the SSH wire encoding) for `host`. Hashed names and
+/// marker lines (`@cert-authority`, `@revoked`) never match.
+fn known_host(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
+    use base64::Engine;
+    let Ok(text) = std::fs::read_to_string(known_hosts) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let (Some(names), Some(_kind), Some(blob)) = (fields.next(), fields.next(), fields.next()) else {
+            return false;
+        };
+        !names.starts_with('@')
+            && names.split(',').any(|n| n == host)
+            && base64::engine::general_purpose::STANDARD
+                .decode(blob)
+                .is_ok_and(|b| b == key)
+    })
 }
 
 /// Removes any secret a library message might quote.
@@ -372,6 +435,20 @@ mod tests {
             "https://git.example/a.git"
         );
         assert_eq!(redact_url("git@host:a/b.git"), "git@host:a/b.git");
+    }
+
+    #[test]
+    fn ssh_urls_name_their_known_hosts_entry() {
+        assert_eq!(
+            known_hosts_name("ssh://git@127.0.0.1:2222/srv/r.git"),
+            "[127.0.0.1]:2222"
+        );
+        assert_eq!(known_hosts_name("ssh://git@host.example/r.git"), "host.example");
+        assert_eq!(
+            known_hosts_name("ssh://git@host.example:22/r.git"),
+            "host.example"
+        );
+        assert_eq!(known_hosts_name("git@host.example:team/r.git"), "host.example");
     }
 
     #[test]

@@ -12,12 +12,17 @@
 //! Results are keyed by the app's definition and by the identity of the kiln binary that made
 //! them ([`compiler_identity`]), so an upgrade never reuses an older compiler's output.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use git2::Oid;
 use kiln_compiler::manifest::validate::SchemaSet;
 use kiln_compiler::render;
-use kiln_compiler::{Options, build, compile};
-use kiln_lang::Diagnostic;
+use kiln_compiler::source::confined::ProjectPath;
+use kiln_compiler::source::{SourceMap, normalize_path};
+use kiln_compiler::{Compiled, Emitted, Options, build, compile};
+use kiln_lang::ast::ItemKind;
+use kiln_lang::{Diagnostic, FileId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -86,10 +91,136 @@ pub fn build_app(snapshot: &Snapshot<'_>, app: &App, schemas: Option<&SchemaSet>
         .collect();
     deps.sort();
     deps.dedup();
+    finish(snapshot, app, roots, deps, &compiled, schemas)
+}
+
+/// Compiles several apps at the snapshot's commit, sharing the work they have in common.
+///
+/// The apps' root files go through one compilation, so the standard library and every shared
+/// module are parsed, checked and evaluated once, not once per app. What follows is per app, so
+/// the result is exactly [`build_app`]'s: the emitted objects are split by the root file that
+/// declared them, each app is lowered and validated on its own (cross-object checks only see its
+/// objects), and its dependencies are the files its roots reach through their imports.
+/// Checking and evaluation report errors only, and a compilation with an error (or over a
+/// budget, which is shared) says nothing about which app caused it, so then the apps are split
+/// in two halves and each half is compiled again, down to single apps: a failing app still gets
+/// its own diagnostics, and the others their shared compilation.
+pub fn build_apps(snapshot: &Snapshot<'_>, apps: &[&App], schemas: Option<&SchemaSet>) -> Vec<AppBuild> {
+    if let [app] = apps {
+        return vec![build_app(snapshot, app, schemas)];
+    }
+    if apps.is_empty() {
+        return Vec::new();
+    }
+    if let Some(builds) = build_together(snapshot, apps, schemas) {
+        return builds;
+    }
+    let (left, right) = apps.split_at(apps.len() / 2);
+    let mut builds = build_apps(snapshot, left, schemas);
+    builds.extend(build_apps(snapshot, right, schemas));
+    builds
+}
+
+/// One compilation for all `apps`; `None` when it reported anything (see [`build_apps`]).
+fn build_together(
+    snapshot: &Snapshot<'_>,
+    apps: &[&App],
+    schemas: Option<&SchemaSet>,
+) -> Option<Vec<AppBuild>> {
+    let roots: Vec<Vec<String>> = apps.iter().map(|a| snapshot.app_roots(a)).collect();
+    let all: Vec<String> = roots.concat();
+    // Apps claim disjoint paths (K1104); a root listed twice would be one module of two apps.
+    if all.iter().collect::<HashSet<_>>().len() != all.len() {
+        return None;
+    }
+    snapshot.take_loaded();
+    let mut compiled = compile(snapshot, &all, &Options::default());
+    let loaded: HashMap<String, Oid> = snapshot.take_loaded().into_iter().collect();
+    if !compiled.diagnostics.is_empty() {
+        return None;
+    }
+    let files: HashMap<&str, FileId> = compiled
+        .sources
+        .iter()
+        .map(|(id, f)| (f.path.as_str(), id))
+        .collect();
+    let mut by_root: HashMap<String, Vec<Emitted>> = HashMap::new();
+    for object in std::mem::take(&mut compiled.objects) {
+        by_root
+            .entry(compiled.sources.path(object.span.file).to_string())
+            .or_default()
+            .push(object);
+    }
+    let deps: Vec<Vec<(String, String)>> = roots
+        .iter()
+        .map(|r| imported_closure(snapshot, r, &files, &compiled.sources, &loaded))
+        .collect();
+    let mut builds = Vec::with_capacity(apps.len());
+    for ((app, roots), deps) in apps.iter().zip(roots).zip(deps) {
+        compiled.objects = roots
+            .iter()
+            .flat_map(|r| by_root.remove(r).unwrap_or_default())
+            .collect();
+        builds.push(finish(snapshot, app, roots, deps, &compiled, schemas));
+    }
+    Some(builds)
+}
+
+/// The files `roots` load, transitively, with their blobs: what compiling those roots alone
+/// would record. Imports are followed by the resolver's own rule (a relative or absolute import
+/// is joined to the importing file's project path by `ProjectPath::import`; any other names an
+/// embedded stdlib module, which is never loaded), in the texts the shared compilation loaded.
+fn imported_closure(
+    snapshot: &Snapshot<'_>,
+    roots: &[String],
+    files: &HashMap<&str, FileId>,
+    sources: &SourceMap,
+    loaded: &HashMap<String, Oid>,
+) -> Vec<(String, String)> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut pending: Vec<String> = roots.iter().map(|r| normalize_path(r)).collect();
+    while let Some(key) = pending.pop() {
+        if seen.contains_key(&key) {
+            continue;
+        }
+        let oid = loaded
+            .get(&key)
+            .copied()
+            .unwrap_or_else(|| snapshot.fingerprint(&key));
+        seen.insert(key.clone(), oid.to_string());
+        let Some(&file) = files.get(key.as_str()) else {
+            continue;
+        };
+        let Ok(from) = ProjectPath::parse(&key) else {
+            continue;
+        };
+        for item in &kiln_lang::parse(file, sources.text(file)).file.items {
+            if let ItemKind::Import { path, .. } = &item.kind
+                && let Some(path) = path.as_plain()
+                && (path.starts_with("./") || path.starts_with("../") || path.starts_with('/'))
+                && let Ok(target) = from.import(&path)
+                && target.is_kiln_source()
+            {
+                pending.push(target.as_str().to_string());
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// Lowers, validates and records one app's part of a compilation.
+fn finish(
+    snapshot: &Snapshot<'_>,
+    app: &App,
+    roots: Vec<String>,
+    deps: Vec<(String, String)>,
+    compiled: &Compiled,
+    schemas: Option<&SchemaSet>,
+) -> AppBuild {
     let mut diagnostics: Vec<Diagnostic> = compiled.diagnostics.clone();
     let mut manifests = Vec::new();
     if !compiled.has_errors() {
-        let built = build::build(&compiled, if app.validate { schemas } else { None });
+        let built = build::build(compiled, if app.validate { schemas } else { None });
         diagnostics.extend(built.diagnostics.iter().cloned());
         if !built.has_errors() {
             manifests = built.manifests.into_iter().map(|m| m.into_value()).collect();

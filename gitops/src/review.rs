@@ -33,7 +33,7 @@ use similar::TextDiff;
 
 use crate::git::{GitError, GitSource, Revision};
 use crate::incremental::{
-    AppBuild, BuildCache, NodePoolPrice, Provenance, ReportedDiagnostic, build_app, still_valid,
+    AppBuild, BuildCache, NodePoolPrice, Provenance, ReportedDiagnostic, build_apps, still_valid,
 };
 use crate::project::{self, App, PROJECT_FILE, Project};
 use crate::resources::{Usage, cost_per_hour, usage_by_namespace};
@@ -392,24 +392,42 @@ pub fn plan_commits(source: &GitSource, request: &Request<'_>) -> Result<ReviewP
         }
         names.retain(|n| n == only);
     }
-    // 2-4. Per app: base result, head result, changes.
+    // 2. Results: every base first, then every head (the base's when still valid), each side's
+    // misses compiled together.
+    let in_base: Vec<Option<&App>> = names
+        .iter()
+        .map(|n| base_apps.iter().find(|a| &a.name == n))
+        .collect();
+    let in_head: Vec<Option<&App>> = names
+        .iter()
+        .map(|n| head_apps.iter().find(|a| &a.name == n))
+        .collect();
+    let no_previous = vec![None; names.len()];
+    let base_results = obtain_all(&base, &in_base, &no_previous, request);
+    let reusable: Vec<Option<&AppBuild>> = base_results
+        .iter()
+        .zip(in_base.iter().zip(&in_head))
+        .map(|(r, (b, h))| {
+            r.as_ref()
+                .map(|(build, _)| build)
+                .filter(|_| b.is_some() && b == h)
+        })
+        .collect();
+    let head_results = obtain_all(&head, &in_head, &reusable, request);
+    // 3-4. Per app: changes.
     let mut base_builds: Vec<AppBuild> = Vec::new();
-    for name in &names {
-        let in_head = head_apps.iter().find(|a| &a.name == name);
-        let in_base = base_apps.iter().find(|a| &a.name == name);
-        let (base_build, base_how) = match in_base {
-            Some(app) => {
-                let (b, how) = obtain(&base, app, None, request);
-                (Some(b), how)
-            }
+    for (((name, base_result), head_result), (in_base, in_head)) in names
+        .iter()
+        .zip(base_results)
+        .zip(head_results)
+        .zip(in_base.into_iter().zip(in_head))
+    {
+        let (base_build, base_how) = match base_result {
+            Some((b, how)) => (Some(b), how),
             None => (None, Provenance::Compiled),
         };
-        let (head_build, head_how) = match in_head {
-            Some(app) => {
-                let reusable = base_build.as_ref().filter(|_| in_base == Some(app));
-                let (b, how) = obtain(&head, app, reusable, request);
-                (Some(b), how)
-            }
+        let (head_build, head_how) = match head_result {
+            Some((b, how)) => (Some(b), how),
             None => (None, Provenance::Reused),
         };
         let failed = head_build.as_ref().is_some_and(|b| b.failed);
@@ -502,31 +520,46 @@ pub fn plan_commits(source: &GitSource, request: &Request<'_>) -> Result<ReviewP
     Ok(plan)
 }
 
-/// The result for one app at one commit: the other commit's when still valid, else the cache,
-/// else a compile (stored in the cache).
-fn obtain(
+/// The results for the apps at one commit (`None` where the commit has no such app): the other
+/// commit's result when still valid, else the cache, else compiled, all misses in one
+/// [`build_apps`] (and stored in the cache).
+fn obtain_all(
     snapshot: &Snapshot<'_>,
-    app: &App,
-    other: Option<&AppBuild>,
+    apps: &[Option<&App>],
+    other: &[Option<&AppBuild>],
     request: &Request<'_>,
-) -> (AppBuild, Provenance) {
-    if let Some(prev) = other
-        && still_valid(prev, snapshot, app)
+) -> Vec<Option<(AppBuild, Provenance)>> {
+    let mut results: Vec<Option<(AppBuild, Provenance)>> = Vec::with_capacity(apps.len());
+    let mut misses: Vec<(usize, &App)> = Vec::new();
+    for (i, (app, prev)) in apps.iter().zip(other).enumerate() {
+        let Some(app) = app else {
+            results.push(None);
+            continue;
+        };
+        if let Some(prev) = prev
+            && still_valid(prev, snapshot, app)
+        {
+            let mut b = (*prev).clone();
+            b.commit = snapshot.commit().to_string();
+            results.push(Some((b, Provenance::Reused)));
+        } else if let Some(hit) = request.cache.and_then(|c| c.lookup(snapshot, app)) {
+            results.push(Some((hit, Provenance::Cached)));
+        } else {
+            results.push(None);
+            misses.push((i, app));
+        }
+    }
+    let to_build: Vec<&App> = misses.iter().map(|(_, a)| *a).collect();
+    for ((i, app), built) in misses
+        .iter()
+        .zip(build_apps(snapshot, &to_build, request.schemas))
     {
-        let mut b = prev.clone();
-        b.commit = snapshot.commit().to_string();
-        return (b, Provenance::Reused);
+        if let Some(cache) = request.cache {
+            cache.store(app, &built);
+        }
+        results[*i] = Some((built, Provenance::Compiled));
     }
-    if let Some(cache) = request.cache
-        && let Some(hit) = cache.lookup(snapshot, app)
-    {
-        return (hit, Provenance::Cached);
-    }
-    let built = build_app(snapshot, app, request.schemas);
-    if let Some(cache) = request.cache {
-        cache.store(app, &built);
-    }
-    (built, Provenance::Compiled)
+    results
 }
 
 /// Removes what never counts as a change: the source trace and the content hash.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestRepo, config_map};
+use common::{FetchedSource, TestRepo, config_map};
 use kiln_gitops::incremental::{BuildCache, Provenance};
 use kiln_gitops::render::{COMMENT_LIMIT, render_json, render_markdown, render_markdown_within, render_text};
 use kiln_gitops::review::{ChangeKind, Request, ReviewPlan, plan_commits};
@@ -520,4 +520,64 @@ fn one_app_can_be_planned_alone() {
         err.to_string(),
         "the project has no app `team-c` (it has: team-a, team-b); pass one of those to --app"
     );
+}
+
+/// Apps compiled together ([`build_apps`]: one compilation for the shared modules) get exactly
+/// what compiling each alone gets: manifests, dependencies (transitive, through a symlink, the
+/// stdlib excluded), node pools and diagnostics, also when one of them fails to compile.
+#[test]
+fn apps_compiled_together_equal_apps_compiled_alone() {
+    use kiln_gitops::incremental::{build_app, build_apps};
+    use kiln_gitops::review::project_at;
+    let mut repo = TestRepo::new("together");
+    let app = |name: &str| format!("[[app]]\nname = \"{name}\"\npaths = [\"apps/{name}\"]\n\n");
+    let importing = |name: &str, module: &str| {
+        format!(
+            "import \"kubeflow\" as kf\nimport \"{module}\" as common\n\nkf.Object \"{name}\" = kf.config_map({{ RELEASE = common.release }}) with {{ namespace = \"{name}\" }}\n"
+        )
+    };
+    repo.write(
+        "kiln.toml",
+        &[app("one"), app("two"), app("three"), app("four")].concat(),
+    )
+    .write("lib/common.kiln", "import \"./deeper.kiln\" as deeper\n\nlet release = deeper.version\n")
+    .write("lib/deeper.kiln", "let version = \"2026.1\"\n")
+    .symlink("lib/alias.kiln", "common.kiln")
+    .write("apps/one/main.kiln", &importing("one", "../../lib/common.kiln"))
+    .write("apps/one/more.kiln", &config_map("more", "one", &[("A", "1")]))
+    .write("apps/two/main.kiln", &importing("two", "../../lib/alias.kiln"))
+    .write("apps/three/main.kiln", &config_map("three", "three", &[("B", "2")]))
+    .write(
+        "apps/four/main.kiln",
+        "import \"kubeflow\" as kf\n\nkf.NodePool \"gpus\" {\n  accelerator = kf.nvidia(\"l4\")\n  per_node = 2\n  cpu = 32\n  memory = 128Gi\n  price_per_hour = 1.5\n}\n",
+    );
+    let commit = repo.commit("apps");
+    let source = repo.source();
+    let snapshot = source.snapshot(git2::Oid::from_str(&commit).unwrap()).unwrap();
+    let project = project_at(&snapshot).unwrap().unwrap();
+    let apps: Vec<&kiln_gitops::App> = project.apps.iter().collect();
+    let alone: Vec<_> = apps.iter().map(|a| build_app(&snapshot, a, None)).collect();
+    assert!(alone.iter().all(|b| !b.failed), "{:#?}", alone);
+    assert_eq!(
+        alone[0].deps.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        [
+            "apps/one/main.kiln",
+            "apps/one/more.kiln",
+            "lib/common.kiln",
+            "lib/deeper.kiln"
+        ]
+    );
+    assert_eq!(build_apps(&snapshot, &apps, None), alone);
+
+    // One app that does not type-check: it gets its own diagnostics, the others their results.
+    repo.write(
+        "apps/three/main.kiln",
+        "import \"kubeflow\" as kf\n\nlet x: int = \"text\"\n",
+    );
+    let commit = repo.commit("break one app");
+    let source = repo.source();
+    let snapshot = source.snapshot(git2::Oid::from_str(&commit).unwrap()).unwrap();
+    let alone: Vec<_> = apps.iter().map(|a| build_app(&snapshot, a, None)).collect();
+    assert!(alone[2].failed && !alone[0].failed && !alone[3].failed);
+    assert_eq!(build_apps(&snapshot, &apps, None), alone);
 }

@@ -14,6 +14,8 @@
 //! * [`hostile`] runs a command as a child with an address-space cap and measures its wall
 //!   time and peak memory (GNU `time`, `timeout`, `prlimit`).
 //! * [`manifests`] loads multi-document YAML/JSON manifests from a folder tree.
+//! * [`git`]: test repositories (fixed authors and dates) and the real Git transports that
+//!   serve them (`git http-backend` behind a loopback HTTP server, `sshd` on loopback).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -27,6 +29,7 @@
 pub mod cluster;
 pub mod crds;
 pub mod dedicated;
+pub mod git;
 pub mod hostile;
 pub mod manifests;
 pub mod profile_controller;
