@@ -372,6 +372,9 @@ launch_apiserver() { # launch_apiserver URL
 #   garbage-collector-controller    owner-referenced objects are collected
 #   serviceaccount-controller       every namespace gets ServiceAccount `default`
 #   serviceaccount-token-controller legacy token Secrets are filled in
+#   persistentvolumeclaim-protection-controller  a deleted PVC's kubernetes.io/pvc-protection
+#                                   finalizer is removed once no pod uses it (else the PVC, and
+#                                   a namespace holding one, never finish deleting)
 launch_controller_manager() { # launch_controller_manager URL
   local url="$1" W="$CP_STATE_DIR" kcm="${CP_CONTROLLER_MANAGER_BIN:-$BIN_DIR/kube-controller-manager}"
   local pki="$W/pki" logf="$W/logs/kube-controller-manager.log"
@@ -379,7 +382,7 @@ launch_controller_manager() { # launch_controller_manager URL
   spawn kube-controller-manager "$logf" "$kcm" \
     --kubeconfig="$W/kubeconfig" --authentication-kubeconfig="$W/kubeconfig" \
     --authorization-kubeconfig="$W/kubeconfig" \
-    --controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller \
+    --controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,persistentvolumeclaim-protection-controller \
     --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
     --use-service-account-credentials=false --leader-elect=false \
     --bind-address=127.0.0.1 --secure-port=0 --profiling=false

@@ -13,6 +13,14 @@
 //! it (so `kiln apply .` and `kiln apply main.kiln` agree), lowercased with anything but
 //! `[a-z0-9-]` turned into `-`; `kiln` if nothing is left. Its parent ConfigMap `kiln-<NAME>`
 //! lives in `--applyset-namespace` (default `kiln-system`).
+//!
+//! Output follows the CLI convention: `-o/--output human|json` picks the format; the plan, the
+//! result and JSON go to stdout, diagnostics and progress to stderr. A plan shows a create as
+//! one line (kind, namespace, name, a short summary), its manifest only with `--show-creates`
+//! (JSON always carries it). While `kiln apply` waits (for a Profile's namespace, or with
+//! `--wait` for health) progress events of the engine are shown on stderr: a live view of the
+//! objects and their state on a terminal ([`LiveView`], indicatif), else one line per state
+//! change ([`progress_line`]).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -20,7 +28,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use kiln_reconciler::{ApplySetRef, Cluster, Manifest, Options, ReconcileError, output};
+use kiln_reconciler::wait::health::Health;
+use kiln_reconciler::{
+    ApplySetRef, Cluster, Manifest, Options, Progress, ProgressSink, ReconcileError, output,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
@@ -54,8 +65,12 @@ pub struct Target {
     /// Also delete inventory members that are no longer in the spec.
     #[arg(long)]
     pub prune: bool,
+    /// Output format: `human` (text) or `json` (for machines, on stdout).
     #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
+    /// Show each create's whole manifest (masked), not only its one-line summary.
+    #[arg(long)]
+    pub show_creates: bool,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
@@ -83,6 +98,10 @@ pub struct ApplyFlags {
     /// Allow a prune above the mass-prune limits.
     #[arg(long)]
     pub allow_mass_prune: bool,
+    /// How long objects in a Kubeflow Profile's namespace wait for Kubeflow's profile
+    /// controller to create it (e.g. 30s, 5m).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub namespace_timeout: Duration,
     /// Also prune PersistentVolumeClaims and objects annotated `kiln.dev/prune: disabled`.
     #[arg(long)]
     pub allow_prune_protected: bool,
@@ -90,6 +109,8 @@ pub struct ApplyFlags {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanOutput {
+    /// Text for people (`text` is accepted too).
+    #[value(name = "human", alias = "text")]
     Text,
     Json,
     /// A pull-request comment (plans between commits, `--git-base`).
@@ -105,6 +126,7 @@ pub fn plan(target: &Target, detailed_exitcode: bool) -> ExitCode {
         force_conflicts: false,
         allow_mass_prune: false,
         allow_prune_protected: false,
+        namespace_timeout: Duration::from_secs(60),
     };
     run(target, &flags, detailed_exitcode)
 }
@@ -147,6 +169,16 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
     if flags.wait {
         opts.wait = Some(flags.timeout.unwrap_or(DEFAULT_WAIT));
     }
+    opts.namespace_timeout = flags.namespace_timeout;
+    let live_view = if std::io::stderr().is_terminal() {
+        let view = std::sync::Arc::new(LiveView::new());
+        let sink = std::sync::Arc::clone(&view);
+        opts.progress = ProgressSink::new(move |event| sink.show(event));
+        Some(view)
+    } else {
+        opts.progress = ProgressSink::new(|event| eprintln!("{}", progress_line(event)));
+        None
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -154,7 +186,7 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
             return ExitCode::from(EXIT_DIAGNOSTICS);
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         match execute(target, flags, detailed_exitcode, &desired, &opts).await {
             Ok(code) => code,
             Err(message) => {
@@ -162,7 +194,9 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
                 ExitCode::from(EXIT_DIAGNOSTICS)
             }
         }
-    })
+    });
+    drop(live_view);
+    code
 }
 
 async fn execute(
@@ -197,6 +231,10 @@ async fn execute(
         .await
         .map_err(|e| describe(&e, &server))?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = output::TextStyle {
+        color,
+        show_creates: target.show_creates,
+    };
     if flags.dry_run {
         // A blocked change fails the plan (exit 1), so its reason goes to stderr as well.
         for e in planned.plan.changes.iter().filter_map(|c| c.error.as_ref()) {
@@ -204,7 +242,7 @@ async fn execute(
         }
         match target.output {
             PlanOutput::Text | PlanOutput::Markdown => {
-                print!("{}", output::render_text(&planned.plan, color))
+                print!("{}", output::render_text_with(&planned.plan, style))
             }
             PlanOutput::Json => println!("{}", output::render_json(&planned.plan)),
         }
@@ -216,7 +254,7 @@ async fn execute(
         });
     }
     if target.output != PlanOutput::Json {
-        print!("{}", output::render_text(&planned.plan, color));
+        print!("{}", output::render_text_with(&planned.plan, style));
     }
     let report = kiln_reconciler::apply_plan(&mut cluster, desired, planned, opts)
         .await
@@ -228,10 +266,7 @@ async fn execute(
             report.pruned.len(),
             report.errors.len()
         ),
-        PlanOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| format!("cannot serialise the report: {e}"))?
-        ),
+        PlanOutput::Json => println!("{}", output::render_report_json(&report)),
     }
     for e in &report.errors {
         eprintln!("error: {}", describe(e, &server));
@@ -241,6 +276,102 @@ async fn execute(
     } else {
         ExitCode::from(EXIT_DIAGNOSTICS)
     })
+}
+
+/// One progress event as one line (stderr off a terminal: one line per state change).
+pub fn progress_line(event: &Progress) -> String {
+    match event {
+        Progress::NamespaceWaiting {
+            namespace,
+            profile,
+            objects,
+            timeout,
+        } => format!(
+            "waiting for namespace {namespace} (Kubeflow's profile controller creates it for Profile {}; {objects} object{} wait for it, up to {})",
+            profile.name,
+            if *objects == 1 { "" } else { "s" },
+            kiln_reconciler::profiles::human_duration(*timeout)
+        ),
+        Progress::NamespaceReady { namespace, after } => {
+            format!("namespace {namespace} appeared after {:.1}s", after.as_secs_f64())
+        }
+        Progress::NamespaceMissing { namespace } => format!("namespace {namespace} did not appear"),
+        Progress::Health { id, health } => format!("{id}: {}", health_text(health)),
+        Progress::WaitDone => "wait done".to_string(),
+    }
+}
+
+fn health_text(health: &Health) -> String {
+    match health {
+        Health::Ready => "ready".to_string(),
+        Health::Succeeded => "succeeded".to_string(),
+        Health::Progressing { message } => format!("progressing: {message}"),
+        Health::Failed { message } => format!("failed: {message}"),
+    }
+}
+
+/// The live view on a terminal: one row per object (or namespace) waited for, with its current
+/// state, redrawn in place on stderr; rows that settle stay with their final state.
+pub struct LiveView {
+    rows: indicatif::MultiProgress,
+    objects: std::sync::Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl LiveView {
+    fn new() -> LiveView {
+        LiveView {
+            rows: indicatif::MultiProgress::new(),
+            objects: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    /// The row of `key`, added on first use.
+    fn row(&self, key: &str) -> indicatif::ProgressBar {
+        let mut rows = self
+            .objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rows.entry(key.to_string())
+            .or_insert_with(|| {
+                let bar = self.rows.add(indicatif::ProgressBar::new_spinner());
+                let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} {wide_msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+                bar.set_style(style);
+                bar.set_prefix(key.to_string());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            })
+            .clone()
+    }
+
+    fn show(&self, event: &Progress) {
+        match event {
+            Progress::NamespaceWaiting { namespace, .. } => {
+                self.row(&format!("Namespace/{namespace}"))
+                    .set_message(progress_line(event));
+            }
+            Progress::NamespaceReady { namespace, .. } | Progress::NamespaceMissing { namespace } => {
+                self.row(&format!("Namespace/{namespace}"))
+                    .finish_with_message(progress_line(event));
+            }
+            Progress::Health { id, health } => {
+                let row = self.row(&id.to_string());
+                match health {
+                    Health::Progressing { .. } => row.set_message(health_text(health)),
+                    _ => row.finish_with_message(health_text(health)),
+                }
+            }
+            Progress::WaitDone => {
+                let rows = self
+                    .objects
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for row in rows.values().filter(|r| !r.is_finished()) {
+                    row.abandon();
+                }
+            }
+        }
+    }
 }
 
 /// The configuration from `--kubeconfig`/`--context`, else `KUBECONFIG` (a list of files,
@@ -383,6 +514,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_reconciler::ObjectId;
 
     #[test]
     fn durations() {
@@ -392,6 +524,37 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn progress_is_one_line_per_event() {
+        let profile = ObjectId {
+            group: "kubeflow.org".into(),
+            version: "v1".into(),
+            kind: "Profile".into(),
+            namespace: String::new(),
+            name: "team".into(),
+        };
+        let waiting = Progress::NamespaceWaiting {
+            namespace: "team".into(),
+            profile: profile.clone(),
+            objects: 8,
+            timeout: Duration::from_secs(60),
+        };
+        assert_eq!(
+            progress_line(&waiting),
+            "waiting for namespace team (Kubeflow's profile controller creates it for Profile team; 8 objects wait for it, up to 60s)"
+        );
+        let health = Progress::Health {
+            id: profile,
+            health: Health::Progressing {
+                message: "Ready is False".into(),
+            },
+        };
+        assert_eq!(
+            progress_line(&health),
+            "Profile/team: progressing: Ready is False"
+        );
     }
 
     #[test]

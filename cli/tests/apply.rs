@@ -25,10 +25,13 @@ fn project(ns: &str, flag: &str, with_config: bool, notebook_cpu: &str) -> Strin
     text
 }
 
-/// Asserts that the command printed `line` as a whole line on stdout.
+/// Asserts that the command printed `line` as a whole line on stdout (a create's line may go
+/// on with `: <summary>`).
 fn has_line(out: &common::Output, line: &str) {
     assert!(
-        out.stdout.lines().any(|l| l == line),
+        out.stdout
+            .lines()
+            .any(|l| l == line || l.strip_prefix(line).is_some_and(|rest| rest.starts_with(": "))),
         "no line `{line}` in:\n{}",
         out.stdout
     );
@@ -95,8 +98,19 @@ async fn plan_apply_update_broken_spec_and_prune() {
     run.write(&project(&ns, "on", true, "1"));
     let plan = run.kiln("plan", &["--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.stderr);
-    has_line(&plan, &format!("ConfigMap/{ns}/settings create"));
+    has_line(&plan, &format!("ConfigMap/{ns}/settings create: 1 key"));
     has_line(&plan, &format!("Notebook/{ns}/dev create"));
+    assert!(
+        plan.stdout
+            .contains(&format!("Notebook/{ns}/dev create: image {IMAGE}, cpu 1")),
+        "a create is one line with a summary:\n{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("+++ desired"),
+        "no manifests:\n{}",
+        plan.stdout
+    );
     assert!(plan.stdout.contains("Plan: 2 to create"), "{}", plan.stdout);
     assert!(!plan.stdout.contains('\x1b'), "no colour off a terminal");
     assert!(

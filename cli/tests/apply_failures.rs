@@ -162,7 +162,9 @@ fn write_kubeconfig(path: &Path, contexts: &[(&str, Value, Value)]) -> String {
 
 fn has_line(out: &Output, line: &str) {
     assert!(
-        out.stdout.lines().any(|l| l == line),
+        out.stdout
+            .lines()
+            .any(|l| l == line || l.strip_prefix(line).is_some_and(|rest| rest.starts_with(": "))),
         "no line `{line}` in:\n{}",
         out.stdout
     );

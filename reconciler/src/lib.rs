@@ -8,6 +8,7 @@
 //! * [`managed`]: field ownership from managedFields (drift without requests).
 //! * [`plan`]: the pure planner ([`plan::plan`]) and the dry runs it needs.
 //! * [`diff`], [`output`]: masked per-object diffs, text/JSON output, exit codes.
+//! * [`summary`]: the one-line summary of a create (images, resources).
 //! * [`inventory`]: the ApplySet parent and id (KEP-3659, kubectl-compatible).
 //! * [`runs`]: run-like objects (never updated in place; finished runs not re-created).
 //! * [`wait`]: health per kind ([`wait::health`]) and waiting with a timeout.
@@ -48,6 +49,7 @@ pub mod progress;
 pub mod prune;
 pub mod reconcile;
 pub mod runs;
+pub mod summary;
 pub mod wait;
 
 pub use cluster::Cluster;

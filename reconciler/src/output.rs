@@ -1,7 +1,7 @@
 //! Rendering a plan for people (text, optionally coloured) and machines (JSON), and the
 //! `--detailed-exitcode` convention (0 no changes, 2 changes, 1 error).
 
-use crate::plan::{Action, Plan, Summary};
+use crate::plan::{Action, Change, Plan, Summary};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -24,12 +24,47 @@ pub fn summary_line(s: &Summary) -> String {
     line
 }
 
-/// Text: one line per object, then the diffs of objects that change, then the summary.
-/// `color` adds ANSI colours (green additions, red removals) for terminals.
+/// How [`render_text_with`] renders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextStyle {
+    /// ANSI colours (green additions, red removals) for terminals.
+    pub color: bool,
+    /// Creates with their whole manifest (`--show-creates`); else one line each.
+    pub show_creates: bool,
+}
+
+/// Text with creates as one line each (see [`render_text_with`]).
 pub fn render_text(plan: &Plan, color: bool) -> String {
+    render_text_with(
+        plan,
+        TextStyle {
+            color,
+            show_creates: false,
+        },
+    )
+}
+
+/// One change's line: `Kind/ns/name action`, a create's summary after a colon, then the reason.
+pub fn change_line(c: &Change) -> String {
+    match &c.summary {
+        Some(summary) if c.action == Action::Create => {
+            let mut line = format!("{} {}: {summary}", c.id, c.action.as_str());
+            if let Some(r) = &c.reason {
+                let _ = write!(line, " ({r})");
+            }
+            line
+        }
+        _ => c.to_string(),
+    }
+}
+
+/// Text: one line per object, then the diffs of objects that change (updates always; creates
+/// only with `show_creates`, since a new object's diff is its whole manifest), then the summary.
+pub fn render_text_with(plan: &Plan, style: TextStyle) -> String {
+    let color = style.color;
     let mut out = String::new();
     for c in &plan.changes {
-        let line = c.to_string();
+        let line = change_line(c);
         let painted = match (color, c.action) {
             (false, _) => line,
             (true, Action::Create) => format!("\x1b[32m{line}\x1b[0m"),
@@ -40,7 +75,8 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
         out.push_str(&painted);
         out.push('\n');
     }
-    for c in plan.changes.iter().filter(|c| !c.diff.is_empty()) {
+    let shown = |c: &&Change| !c.diff.is_empty() && (style.show_creates || c.action != Action::Create);
+    for c in plan.changes.iter().filter(shown) {
         out.push('\n');
         for line in c.diff.lines() {
             let painted = match (color, line.chars().next()) {
@@ -68,7 +104,8 @@ struct JsonPlan<'a> {
     plan: &'a Plan,
 }
 
-/// JSON (`--output json`): summary plus every change; diffs are the masked text.
+/// JSON (`--output json`): summary plus every change; diffs are the masked text (a create's
+/// is its whole manifest), and creates carry their one-line `summary` too.
 pub fn render_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(&JsonPlan {
         summary: plan.summary(),
@@ -77,6 +114,25 @@ pub fn render_json(plan: &Plan) -> String {
         plan,
     })
     .expect("plans serialise")
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    success: bool,
+    summary: Summary,
+    #[serde(flatten)]
+    report: &'a crate::reconcile::Report,
+}
+
+/// JSON of an apply's result (`kiln apply --output json`): whether it succeeded, the plan's
+/// counts, what was applied and pruned, every error as data, and the plan it carried out.
+pub fn render_report_json(report: &crate::reconcile::Report) -> String {
+    serde_json::to_string_pretty(&JsonReport {
+        success: report.success(),
+        summary: report.plan.summary(),
+        report,
+    })
+    .expect("reports serialise")
 }
 
 /// `--detailed-exitcode`: 0 when nothing would change, 2 when something would, 1 on error
@@ -112,8 +168,16 @@ mod tests {
     #[test]
     fn text_has_lines_diff_and_summary() {
         let t = render_text(&sample(), false);
-        assert!(t.starts_with("ConfigMap/n/a create\n"), "{t}");
-        assert!(t.contains("+  k: v"), "{t}");
+        assert!(t.starts_with("ConfigMap/n/a create: 1 key\n"), "{t}");
+        assert!(!t.contains("+  k: v"), "a create is one line unless asked: {t}");
+        let full = render_text_with(
+            &sample(),
+            TextStyle {
+                color: false,
+                show_creates: true,
+            },
+        );
+        assert!(full.contains("+  k: v"), "{full}");
         assert!(
             t.trim_end()
                 .ends_with("Plan: 1 to create, 0 to update, 0 to recreate, 0 to prune, 0 unchanged."),
@@ -129,6 +193,8 @@ mod tests {
         assert_eq!(v["has_changes"], true);
         assert_eq!(v["changes"][0]["action"], "create");
         assert_eq!(v["changes"][0]["id"]["kind"], "ConfigMap");
+        assert_eq!(v["changes"][0]["summary"], "1 key");
+        assert!(v["changes"][0]["diff"].as_str().unwrap().contains("+  k: v"));
     }
 
     #[test]

@@ -147,9 +147,13 @@ pub struct Change {
     pub drift: bool,
     /// Apply with `force` (drift reclaim, or `force_conflicts`).
     pub force: bool,
-    /// Masked unified diff of the fields that change (empty when none are shown).
+    /// Masked unified diff of the fields that change (empty when none are shown); for a
+    /// create, the whole manifest (shown with `--show-creates`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
+    /// For a create: a one-line summary (images, resources; [`crate::summary`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// For `blocked`: the failure, as data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ReconcileError>,
@@ -164,6 +168,7 @@ impl Change {
             drift: false,
             force: false,
             diff: String::new(),
+            summary: None,
             error: None,
         }
     }
@@ -453,6 +458,7 @@ fn plan_create(id: &ObjectId, body: &Value, inventory: &Inventory) -> Change {
     }
     let mut c = Change::new(id.clone(), Action::Create);
     c.diff = object_diff(id, &json!({}), &without_noise(body));
+    c.summary = crate::summary::create_summary(id, body);
     c
 }
 
@@ -936,9 +942,63 @@ mod tests {
             .filter(|c| c.action == Action::Prune)
             .map(|c| c.id.to_string())
             .collect();
-        // The ConfigMap goes before its namespace.
-        assert_eq!(pruned, ["ConfigMap/n/c00", "Namespace/n"]);
+        // The namespace still holds desired objects, so it is not deleted with them.
+        assert_eq!(pruned, ["ConfigMap/n/c00"]);
         assert_eq!(p.summary().unchanged, 7);
+        assert_eq!(
+            p.get(&ns.id()).unwrap().to_string(),
+            "Namespace/n keep-protected (namespace n still holds ConfigMap/n/c01, which is kept; deleting the Namespace would delete it with everything in the namespace)"
+        );
+        // Nothing left in it: the ConfigMaps go before their namespace.
+        let other = cm_in("elsewhere", "x");
+        let policy = PlanPolicy {
+            allow_mass_prune: true,
+            ..Default::default()
+        };
+        let p = plan(std::slice::from_ref(&other), &live, &inv(), &policy).unwrap();
+        let pruned: Vec<String> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Prune)
+            .map(|c| c.id.to_string())
+            .collect();
+        assert_eq!(pruned.len(), 9, "{pruned:?}");
+        assert_eq!(pruned.last().map(String::as_str), Some("Namespace/n"));
+    }
+
+    fn cm_in(ns: &str, name: &str) -> Manifest {
+        Manifest::new(
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name,"namespace":ns},"data":{}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_namespace_or_profile_holding_a_kept_pvc_is_kept_with_it() {
+        let pvc = Manifest::new(json!({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"ws","namespace":"team"}})).unwrap();
+        let profile = Manifest::new(
+            json!({"apiVersion":"kubeflow.org/v1","kind":"Profile","metadata":{"name":"team"},"spec":{}}),
+        )
+        .unwrap();
+        let other = cm_in("elsewhere", "x");
+        let live = live_of(&[applied(&pvc), applied(&profile), applied(&other)]);
+        let policy = PlanPolicy {
+            allow_mass_prune: true,
+            ..Default::default()
+        };
+        let p = plan(std::slice::from_ref(&other), &live, &inv(), &policy).unwrap();
+        assert_eq!(p.summary().prune, 0, "{p}");
+        let profile_line = p.get(&profile.id()).unwrap().to_string();
+        assert!(
+            profile_line.starts_with("Profile/team keep-protected (namespace team still holds PersistentVolumeClaim/team/ws, which is kept"),
+            "{profile_line}"
+        );
+        let all_in = PlanPolicy {
+            allow_prune_protected: true,
+            ..policy
+        };
+        let p = plan(std::slice::from_ref(&other), &live, &inv(), &all_in).unwrap();
+        assert_eq!(p.summary().prune, 2, "{p}");
     }
 
     #[test]

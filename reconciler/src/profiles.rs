@@ -49,15 +49,29 @@ pub fn missing_namespace_error(wait: &NamespaceWait, timeout: Duration) -> Recon
         "wait for its namespace",
         Cause::Timeout {
             detail: format!(
-                "Profile {p} was applied, but namespace {ns} did not appear within {s}s: Kubeflow's profile controller creates it; is it running? Nothing in namespace {ns} was attempted ({n} object{plural})",
+                "Profile {p} was applied, but namespace {ns} did not appear within {t}: Kubeflow's profile controller creates it; is it running? Nothing in namespace {ns} was attempted ({n} object{plural})",
                 p = wait.profile.name,
                 ns = wait.namespace,
-                s = timeout.as_secs(),
+                t = human_duration(timeout),
                 n = wait.objects,
                 plural = if wait.objects == 1 { "" } else { "s" },
             ),
         },
     )
+}
+
+/// A timeout as people write it: `500ms`, `60s`, `5m`, `1m30s`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) if m >= 2 => format!("{m}m"),
+        (1, 0) => "60s".to_string(),
+        (m, s) => format!("{m}m{s}s"),
+    }
 }
 
 /// Waits until every namespace exists and is not terminating, up to `timeout` in all.
@@ -153,6 +167,15 @@ mod tests {
         ];
         let m = profile_namespaces(&ids);
         assert_eq!(m.keys().collect::<Vec<_>>(), ["team-a"]);
+    }
+
+    #[test]
+    fn timeouts_read_as_written() {
+        assert_eq!(human_duration(Duration::from_secs(60)), "60s");
+        assert_eq!(human_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(human_duration(Duration::from_secs(3)), "3s");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub(crate) fn plan_prunes(
         })
         .collect();
 
+    keep_namespaces_of_kept(&mut out, desired);
+
     let count = out.iter().filter(|c| c.action == Action::Prune).count();
     let total = live.objects.len();
     let mass = count > policy.mass_prune_max_objects
@@ -88,6 +90,33 @@ pub(crate) fn plan_prunes(
         }
     }
     out
+}
+
+/// Deleting a Namespace, or a Profile (its namespace is owned by it and collected with it),
+/// deletes everything inside. So a namespace that still holds an object that is kept (a
+/// protected PVC) or still desired is kept too, with the reason naming what it holds.
+fn keep_namespaces_of_kept(out: &mut [Change], desired: &BTreeSet<ObjectId>) {
+    let kept: Vec<ObjectId> = out
+        .iter()
+        .filter(|c| c.action != Action::Prune)
+        .map(|c| c.id.clone())
+        .chain(desired.iter().cloned())
+        .filter(|id| !id.namespace.is_empty())
+        .collect();
+    for c in out.iter_mut().filter(|c| c.action == Action::Prune) {
+        let namespace_kind =
+            (c.id.group.is_empty() && c.id.kind == "Namespace") || crate::profiles::is_profile(&c.id);
+        if !namespace_kind {
+            continue;
+        }
+        if let Some(inside) = kept.iter().find(|id| id.namespace == c.id.name) {
+            let why = format!(
+                "namespace {} still holds {inside}, which is kept; deleting the {} would delete it with everything in the namespace",
+                c.id.name, c.id.kind
+            );
+            *c = Change::new(c.id.clone(), Action::KeepProtected).because(why);
+        }
+    }
 }
 
 /// Deletes the objects (each with its live uid as precondition), stage by stage in reverse
