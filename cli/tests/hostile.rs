@@ -110,23 +110,63 @@ fn emit(ty: &str, expr: &str) -> String {
     format!("type Out = {{ v: {ty} }}\nOut \"o\" {{ v = {expr} }}\n")
 }
 
+/// The source limit of an untrusted spec (all files together, and each file before it is read).
+fn source_limit() -> usize {
+    kiln_compiler::Budget::default().max_source_bytes as usize
+}
+
+/// Lines from `line(i)` for i = 0.. while the text stays within 95% of the source limit (with
+/// `tail` after them), and the number of lines taken.
+fn filling(line: impl Fn(usize) -> String, tail: impl Fn(usize) -> String) -> (String, usize) {
+    let room = source_limit() * 95 / 100;
+    let mut s = String::new();
+    let mut n = 0;
+    loop {
+        let next = line(n);
+        if s.len() + next.len() + tail(n + 1).len() > room {
+            break;
+        }
+        s += &next;
+        n += 1;
+    }
+    s += &tail(n);
+    (s, n)
+}
+
 #[test]
-fn let_chain_of_200000_is_capped_in_evaluation_and_in_checking() {
+fn let_chain_of_200000_is_refused_by_size_and_the_longest_that_fits_is_capped() {
+    // The case: 200,000 lets, 4.8 MB, over the source limit: refused before reading.
     let mut forward = String::from("let a0 = 1\n");
-    let mut backward = String::new();
     for i in 1..200_000 {
         writeln!(forward, "let a{i} = a{} + 1", i - 1).unwrap();
     }
-    for i in 0..199_999 {
-        writeln!(backward, "let a{i} = a{} + 1", i + 1).unwrap();
-    }
     forward += &emit("Int", "a199999");
-    backward += "let a199999 = 1\n";
-    backward += &emit("Int", "a0");
     assert!(forward.len() > 4_000_000);
-    expect("let chain (eval)", &["eval"], &write("lets", &forward), "K0606");
+    expect("let chain 200000", &["eval"], &write("lets", &forward), "K0114");
+    // The longest chain the limit lets through is still capped, in evaluation and in checking.
+    let (forward, n) = filling(
+        |i| {
+            if i == 0 {
+                "let a0 = 1\n".into()
+            } else {
+                format!("let a{i} = a{} + 1\n", i - 1)
+            }
+        },
+        |n| emit("Int", &format!("a{}", n - 1)),
+    );
+    assert!(n > 50_000, "{n} lets");
     expect(
-        "let chain (check)",
+        "let chain that fits (eval)",
+        &["eval"],
+        &write("lets-fit", &forward),
+        "K0606",
+    );
+    let (backward, _) = filling(
+        |i| format!("let a{i} = a{} + 1\n", i + 1),
+        |n| format!("let a{n} = 1\n{}", emit("Int", "a0")),
+    );
+    expect(
+        "let chain that fits (check)",
         &["check"],
         &write("rlets", &backward),
         "K0607",
@@ -134,13 +174,73 @@ fn let_chain_of_200000_is_capped_in_evaluation_and_in_checking() {
 }
 
 #[test]
-fn function_chain_of_300000_is_capped() {
+fn function_chain_of_300000_is_refused_by_size_and_the_longest_that_fits_is_capped() {
     let mut s = String::from("fn f0(x: Int) -> Int = x\n");
     for i in 1..300_000 {
         writeln!(s, "fn f{i}(x: Int) -> Int = f{}(x)", i - 1).unwrap();
     }
     s += &emit("Int", "f299999(1)");
-    expect("function chain", &["eval"], &write("fns", &s), "K0606");
+    expect("function chain 300000", &["eval"], &write("fns", &s), "K0114");
+    let (s, n) = filling(
+        |i| {
+            if i == 0 {
+                "fn f0(x: Int) -> Int = x\n".into()
+            } else {
+                format!("fn f{i}(x: Int) -> Int = f{}(x)\n", i - 1)
+            }
+        },
+        |n| emit("Int", &format!("f{}(1)", n - 1)),
+    );
+    assert!(n > 30_000, "{n} functions");
+    expect(
+        "function chain that fits",
+        &["eval"],
+        &write("fns-fit", &s),
+        "K0606",
+    );
+}
+
+/// The densest source: one token per two bytes, up to the limit, checked (a type error at the
+/// end makes it exit 1). Bounds what any spec under the limit costs to parse and check.
+#[test]
+fn a_spec_of_one_name_per_two_bytes_up_to_the_limit_stays_within_bounds() {
+    let head = "let a = 1\nlet x = [";
+    let tail = "a]\ntype Out = { v: String }\nOut \"o\" { v = len(x) }\n";
+    let count = (source_limit() * 95 / 100 - head.len() - tail.len()) / 2;
+    let s = format!("{head}{}{tail}", "a,".repeat(count));
+    expect(
+        "dense names at the limit",
+        &["check"],
+        &write("dense", &s),
+        "K0201",
+    );
+}
+
+/// Sources split over files to pass the per-file check still meet the limit on all of them.
+#[test]
+fn files_that_together_exceed_the_source_limit_are_refused() {
+    let d = dir("split");
+    let part = source_limit() * 45 / 100;
+    for i in 0..3 {
+        let import = if i < 2 {
+            format!("import \"./p{}.kiln\" as n\n", i + 1)
+        } else {
+            String::new()
+        };
+        let filler = format!("# {}\n", "x".repeat(part));
+        std::fs::write(
+            d.join(format!("p{i}.kiln")),
+            format!("{import}{filler}let v = 1\n"),
+        )
+        .unwrap();
+    }
+    let main = d.join("main.kiln");
+    std::fs::write(
+        &main,
+        format!("import \"./p0.kiln\" as n\n{}", emit("Int", "n.v")),
+    )
+    .unwrap();
+    expect("3 files of 45% each", &["eval"], &main, "K0601");
 }
 
 #[test]
@@ -357,7 +457,8 @@ fn many_diagnostics_render_in_linear_time() {
 }
 
 /// The 10,600-manifest generated repository (bench/gen.py) builds within a quarter of every
-/// limit of the default budget: the limits leave a real project four times its size.
+/// evaluation limit of the default budget, and its 1.25 MB of source is under a third of the
+/// source limit: the limits leave a real project three to four times its size.
 #[test]
 fn generated_repository_builds_within_a_quarter_of_the_budget() {
     let d = dir("generated");
@@ -375,6 +476,7 @@ fn generated_repository_builds_within_a_quarter_of_the_budget() {
     assert!(status.success());
     let mut loader = kiln_compiler::source::MemoryLoader::new();
     let mut roots = Vec::new();
+    let mut source_bytes = 0;
     let mut entries: Vec<_> = std::fs::read_dir(d.join("repo"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -382,14 +484,20 @@ fn generated_repository_builds_within_a_quarter_of_the_budget() {
     entries.sort();
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        loader.insert(&name, &std::fs::read_to_string(&path).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        source_bytes += text.len() as u64;
+        loader.insert(&name, &text);
         roots.push(name);
     }
     let full = kiln_compiler::Budget::default();
+    assert!(
+        source_bytes * 3 <= full.max_source_bytes,
+        "{source_bytes} bytes of source"
+    );
     let quarter = kiln_compiler::Budget {
         max_steps: full.max_steps / 4,
         max_output_values: full.max_output_values / 4,
-        max_source_bytes: full.max_source_bytes / 4,
+        max_source_bytes: full.max_source_bytes,
         max_alloc_bytes: full.max_alloc_bytes / 4,
         max_output_bytes: full.max_output_bytes / 4,
         max_eval_depth: full.max_eval_depth / 4,

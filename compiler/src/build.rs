@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use kiln_lang::ast::{ExprKind, ItemKind, RecordEntry};
+use kiln_lang::diagnostic::quote;
 use kiln_lang::{Diagnostic, Span};
 
 use crate::Compiled;
@@ -105,7 +106,7 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
         for error in problems {
             let span = locate(&compiled.sources, object.span, &error.pointer);
             let label = match error.pointer.as_str() {
-                "" => format!("in {} `{}`", object.ty, object.name),
+                "" => format!("in {} `{}`", object.ty, quote(&object.name)),
                 pointer => format!("at `{}`", dotted(pointer)),
             };
             let mut diagnostic = if error.is_error() {
@@ -143,7 +144,7 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
                     crate::lower::codes::INVALID_NAME,
                     problem,
                     locate(&compiled.sources, object.span, ""),
-                    format!("in {} `{}`", object.ty, object.name),
+                    format!("in {} `{}`", object.ty, quote(&object.name)),
                 );
                 diagnostic.help = Some(
                     "names are DNS-1123 subdomains (lowercase letters, digits, `-` and `.`, at most 253) \
@@ -234,7 +235,7 @@ fn identity_problem(manifest: &Manifest) -> Option<String> {
     if let Some(ns) = manifest.namespace()
         && !crate::lower::is_dns_label(ns)
     {
-        return Some(format!("namespace `{ns}` is not a DNS-1123 label"));
+        return Some(format!("namespace `{}` is not a DNS-1123 label", quote(ns)));
     }
     // A `generateName` is a prefix (it may end in `-`); the server completes it.
     let (name, prefix) = match (manifest.name(), manifest.generate_name()) {
@@ -251,7 +252,7 @@ fn identity_problem(manifest: &Manifest) -> Option<String> {
     } else {
         segment_ok && subdomain_ok
     };
-    (!ok).then(|| format!("`{name}` is not a valid name for a {}", manifest.kind()))
+    (!ok).then(|| format!("`{}` is not a valid name for a {}", quote(name), manifest.kind()))
 }
 
 /// `/spec/workers` -> `spec.workers`.

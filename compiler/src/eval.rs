@@ -107,7 +107,7 @@ impl RVal {
     /// A short rendering for messages (`16Gi`, `"abc"`, `3`).
     pub fn show(&self) -> String {
         match self {
-            RVal::Str(s) => format!("{s:?}"),
+            RVal::Str(s) => format!("{:?}", kiln_lang::diagnostic::quote(s)),
             other => other.text().unwrap_or_else(|| "a value".to_string()),
         }
     }
@@ -394,7 +394,7 @@ impl<'p> Evaluator<'p> {
                     (RVal::Map(m), RVal::Str(k)) => m.get(&**k).cloned().ok_or_else(|| {
                         let mut d = Diagnostic::error(
                             codes::MISSING_VALUE,
-                            format!("the map has no key {k:?}"),
+                            format!("the map has no key {:?}", kiln_lang::diagnostic::quote(k)),
                             *span,
                             "no such key",
                         );

@@ -33,7 +33,9 @@ pub struct Budget {
     pub max_steps: u64,
     /// Values in the output (every scalar, list element and record field counts one).
     pub max_output_values: u64,
-    /// Bytes of source across all loaded files.
+    /// Bytes of source across all loaded files, and of any one file (checked before it is
+    /// read, K0114). Parsing and checking cost grows with the source, so this is what bounds
+    /// their time and memory on an untrusted spec.
     pub max_source_bytes: u64,
     /// Bytes the evaluator allocates on behalf of the spec, counted before each allocation and
     /// never given back: string bytes (concatenation, interpolation, `join`, `str`), list
@@ -52,7 +54,10 @@ impl Default for Budget {
         Budget {
             max_steps: 50_000_000,
             max_output_values: 10_000_000,
-            max_source_bytes: 64 * 1024 * 1024,
+            // The Git source's per-blob limit too (gitops/src/tree.rs). The 10,600-manifest
+            // generated repository is 1.25 MB; a spec near the limit parses and checks within
+            // the hostile suite's bounds (cli/tests/hostile.rs).
+            max_source_bytes: 4 * 1024 * 1024,
             max_alloc_bytes: 128 * 1024 * 1024,
             max_output_bytes: 64 * 1024 * 1024,
             max_eval_depth: 10_000,

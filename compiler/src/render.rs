@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use kiln_lang::diagnostic::{MAX_TEXT_BYTES, clip};
 use kiln_lang::{Diagnostic, Severity, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
@@ -51,7 +52,11 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &SourceMap, style: Huma
         let report = Report::new(diagnostic, sources);
         if handler.render_report(&mut out, &report).is_err() {
             // The renderer only fails on fmt errors of a String, which cannot happen; fall back anyway.
-            out.push_str(&format!("{}: {}\n", diagnostic.code.id, diagnostic.message));
+            out.push_str(&format!(
+                "{}: {}\n",
+                diagnostic.code.id,
+                clipped(&diagnostic.message)
+            ));
         }
         out.push('\n');
     }
@@ -116,8 +121,14 @@ fn json_label(span: Span, message: &str, sources: &SourceMap) -> JsonLabel {
             start: span.start as usize,
             end: span.end as usize,
         },
-        message: message.to_string(),
+        message: clipped(message),
     }
+}
+
+/// A part of a diagnostic as it is printed: clipped (see [`MAX_TEXT_BYTES`]) even when a stage
+/// built it by hand, so no rendering echoes megabytes of a spec.
+fn clipped(text: &str) -> String {
+    clip(text, MAX_TEXT_BYTES).into_owned()
 }
 
 pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
@@ -129,14 +140,14 @@ pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         },
-        message: diagnostic.message.clone(),
+        message: clipped(&diagnostic.message),
         file: primary.file,
         line: primary.line,
         column: primary.column,
         span: primary.span,
         label: primary.message,
-        help: diagnostic.help.clone(),
-        notes: diagnostic.notes.clone(),
+        help: diagnostic.help.as_deref().map(clipped),
+        notes: diagnostic.notes.iter().map(|n| clipped(n)).collect(),
         related: diagnostic
             .secondary
             .iter()
@@ -178,7 +189,11 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Self {
         let file = diagnostic.primary.span.file;
-        let mut notes: Vec<String> = diagnostic.notes.iter().map(|n| format!("note: {n}")).collect();
+        let mut notes: Vec<String> = diagnostic
+            .notes
+            .iter()
+            .map(|n| format!("note: {}", clip(n, MAX_TEXT_BYTES)))
+            .collect();
         let (primary_line, _) = sources.line_at(file, diagnostic.primary.span.start as usize);
         let mut drawn = vec![(diagnostic.primary.span, diagnostic.primary.message.as_str(), true)];
         for label in &diagnostic.secondary {
@@ -189,7 +204,7 @@ impl<'a> Report<'a> {
                 let (line, col) = sources.line_col(label.span.file, label.span.start as usize);
                 notes.push(format!(
                     "note: {} ({}:{line}:{col})",
-                    label.message,
+                    clip(&label.message, MAX_TEXT_BYTES),
                     sources.name(label.span.file)
                 ));
             }
@@ -233,8 +248,8 @@ struct SnippetLine {
     shown: std::ops::Range<usize>,
     /// Where the shown bytes start in `text`.
     at: usize,
-    /// Real column (0-based, bytes as miette counts) minus snippet column, for the `file:line:col` header.
-    column_shift: usize,
+    /// Characters of the real line before the shown ones (0 unless its start is cut).
+    hidden_chars: usize,
 }
 
 impl Snippet {
@@ -280,12 +295,7 @@ impl Snippet {
                     .map_or(real.len(), |(i, _)| back + i);
                 (range.start + back..range.start + end, back > 0)
             };
-            // miette counts columns in bytes; the `…` it sees stands for the cut bytes.
-            let column_shift = if prefix {
-                shown.start - range.start - '…'.len_utf8()
-            } else {
-                0
-            };
+            let hidden_chars = full[range.start..shown.start].chars().count();
             if prefix {
                 text.push('…');
             }
@@ -298,7 +308,7 @@ impl Snippet {
             lines.push(SnippetLine {
                 shown,
                 at,
-                column_shift,
+                hidden_chars,
             });
         }
         Snippet {
@@ -345,11 +355,14 @@ impl SourceCode for Snippet {
     ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
         let inner = self.text.read_span(span, before, after)?;
         let line = inner.line();
-        let shift = self.lines.get(line).map_or(0, |l| l.column_shift);
-        let column = if inner.column() > 0 {
-            inner.column() + shift
-        } else {
-            0
+        // miette counts columns in bytes; the `file:line:col` header counts characters of the
+        // real line (as the JSON form does), the cut ones included.
+        let column = match self.lines.get(line) {
+            Some(l) if inner.column() > 0 => {
+                let offset = floor_boundary(&self.text, span.offset()).max(l.at);
+                l.hidden_chars + self.text[l.at..offset].chars().count()
+            }
+            _ => 0,
         };
         Ok(Box::new(
             miette::MietteSpanContents::new_named(
@@ -366,18 +379,18 @@ impl SourceCode for Snippet {
 }
 
 fn non_empty(message: &str) -> Option<String> {
-    (!message.is_empty()).then(|| message.to_string())
+    (!message.is_empty()).then(|| clipped(message))
 }
 
 impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.diagnostic.message)
+        write!(f, "{}", clip(&self.diagnostic.message, MAX_TEXT_BYTES))
     }
 }
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.diagnostic.message)
+        write!(f, "{}", clip(&self.diagnostic.message, MAX_TEXT_BYTES))
     }
 }
 
@@ -392,9 +405,10 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        match (&self.diagnostic.help, &self.footer) {
+        let help = self.diagnostic.help.as_deref().map(clipped);
+        match (help, &self.footer) {
             (Some(help), Some(footer)) => Some(Box::new(format!("{help}\n{footer}"))),
-            (Some(help), None) => Some(Box::new(help.as_str())),
+            (Some(help), None) => Some(Box::new(help)),
             (None, Some(footer)) => Some(Box::new(footer.as_str())),
             (None, None) => None,
         }
@@ -445,6 +459,47 @@ mod tests {
         assert_eq!((json.line, json.column), (2, 3));
         assert_eq!(json.span, JsonSpan { start: 22, end: 28 });
         assert_eq!(json.code, "K0001");
+    }
+
+    /// A label far into a line of multi-byte characters: the header and the JSON count the
+    /// same characters, the cut line never splits a character, and a megabyte message is clipped.
+    #[test]
+    fn columns_count_characters_and_huge_text_is_clipped() {
+        let mut sources = SourceMap::default();
+        let text = format!("let é = \"{}\" + ü\n", "ä".repeat(500));
+        let file = sources.add("m.kiln", text.clone());
+        let at = text.find('ü').unwrap();
+        let column = text[..at].chars().count() + 1;
+        let d = Diagnostic::error(
+            codes::UNEXPECTED_TOKEN,
+            "bad",
+            Span::new(file, at, at + 'ü'.len_utf8()),
+            "here",
+        );
+        let mut huge = d.clone();
+        huge.message = format!("bad `{}`", "x".repeat(1_000_000));
+        huge.help = Some("y".repeat(1_000_000));
+        for width in [40, 80, 100, 200] {
+            let human = render_plain(&[d.clone(), huge.clone()], &sources, width);
+            assert!(human.contains(&format!("m.kiln:1:{column}")), "{human}");
+            assert!(!human.contains('\u{fffd}'), "a character was cut: {human}");
+            assert!(human.contains('…'), "{human}");
+            assert!(human.len() < 12_000, "{} bytes", human.len());
+        }
+        // Cuts around every position of the line: never a broken character.
+        for start in (0..text.len()).filter(|&i| text.is_char_boundary(i)).step_by(7) {
+            let d = Diagnostic::error(
+                codes::UNEXPECTED_TOKEN,
+                "x",
+                Span::new(file, start, start + 1),
+                "y",
+            );
+            let human = render_plain(&[d], &sources, 100);
+            assert!(!human.contains('\u{fffd}'), "cut at {start}: {human}");
+        }
+        assert_eq!(to_json(&d, &sources).column, column);
+        let json = render_json(&[huge], &sources);
+        assert!(json.len() < 8_000, "{} bytes of JSON", json.len());
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Loader<'_> {
             // absolute path. Refused here, before the loader is asked for anything.
             let key = match ProjectPath::parse(from).and_then(|f| f.import(path)) {
                 Ok(key) if !key.is_kiln_source() => {
-                    let refusal = Refusal::NotASource { resolved: None };
+                    let refusal = Refusal::NotASource { via_symlink: false };
                     self.diags.push(refused(path, LoadError::from(refusal), span));
                     return None;
                 }

@@ -233,12 +233,19 @@ fn imports_that_leave_the_repository_are_refused() {
         messages[0].contains("the path climbs out of the project root"),
         "{messages:?}"
     );
+    // A refusal names the symlink as written in the repository, never where it points.
     assert!(
-        messages[1].contains("is a symlink to `/etc/hostname`, outside the project"),
+        messages[1].contains("`apps/a/link.kiln` is a symlink that leads outside the project"),
         "{messages:?}"
     );
     assert!(
-        messages[2].contains("`apps/a/dir` is a symlink to `../../..`, outside the project"),
+        messages[2].contains("`apps/a/dir` is a symlink that leads outside the project"),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|m| !m.contains("/etc/hostname") && !m.contains("../../..")),
         "{messages:?}"
     );
     let codes: Vec<&str> = plan.apps[0].diagnostics.iter().map(|d| d.code.as_str()).collect();

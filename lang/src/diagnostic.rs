@@ -4,6 +4,8 @@
 //! syntax stage live in [`crate::codes`]; later stages define theirs in their own crates and the
 //! compiler's registry lists them all.
 
+use std::borrow::Cow;
+
 use crate::span::Span;
 
 /// A stable diagnostic code such as `K0203`, with a short kebab-case name and a one-line summary.
@@ -49,10 +51,10 @@ impl Diagnostic {
         Diagnostic {
             code,
             severity: Severity::Error,
-            message: message.into(),
+            message: clip_owned(message.into()),
             primary: Label {
                 span,
-                message: label.into(),
+                message: clip_owned(label.into()),
             },
             secondary: Vec::new(),
             notes: Vec::new(),
@@ -68,25 +70,63 @@ impl Diagnostic {
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(clip_owned(help.into()));
         self
     }
 
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
         self.secondary.push(Label {
             span,
-            message: message.into(),
+            message: clip_owned(message.into()),
         });
         self
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.notes.push(note.into());
+        self.notes.push(clip_owned(note.into()));
         self
     }
 
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+/// Longest text of one part of a diagnostic (its message, a label, a note, the help), in bytes.
+/// Diagnostics quote names and values of the user's spec, which may be megabytes long (or hold
+/// a secret the user pasted); the constructors and the renderer clip every part to this, so no
+/// diagnostic ever echoes more than a few kilobytes.
+pub const MAX_TEXT_BYTES: usize = 2_000;
+
+/// Longest name or value quoted in a message by [`quote`], in characters.
+pub const MAX_QUOTE_CHARS: usize = 80;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` and the full length
+/// appended when it was cut.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes in all)", &text[..cut], text.len()))
+}
+
+fn clip_owned(text: String) -> String {
+    match clip(&text, MAX_TEXT_BYTES) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(cut) => cut,
+    }
+}
+
+/// A user's name or value as a message quotes it: whole when short, else its first
+/// [`MAX_QUOTE_CHARS`] characters and `…`. Cut on a character boundary.
+pub fn quote(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_QUOTE_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
     }
 }
 
@@ -173,6 +213,38 @@ mod tests {
     #[test]
     fn suggests_transposition() {
         assert_eq!(did_you_mean("memroy", ["memory", "image", "cpu"]), Some("memory"));
+    }
+
+    #[test]
+    fn clip_and_quote_cut_on_character_boundaries() {
+        let long = "é".repeat(3000);
+        let clipped = clip(&long, MAX_TEXT_BYTES);
+        assert!(clipped.len() < MAX_TEXT_BYTES + 40, "{}", clipped.len());
+        assert!(clipped.ends_with("… (6000 bytes in all)"), "{clipped}");
+        assert!(!clipped.contains('\u{fffd}'));
+        assert_eq!(clip("short", 10), "short");
+        let quoted = quote(&long);
+        assert_eq!(quoted.chars().count(), MAX_QUOTE_CHARS + 1);
+        assert!(quoted.ends_with('…'));
+        assert_eq!(quote("name"), "name");
+        let d = Diagnostic::error(
+            crate::codes::UNEXPECTED_TOKEN,
+            long.clone(),
+            Span::default(),
+            long.clone(),
+        )
+        .with_help(long.clone())
+        .with_note(long.clone())
+        .with_label(Span::default(), long);
+        for part in [
+            &d.message,
+            &d.primary.message,
+            d.help.as_ref().unwrap(),
+            &d.notes[0],
+            &d.secondary[0].message,
+        ] {
+            assert!(part.len() < MAX_TEXT_BYTES + 40, "{}", part.len());
+        }
     }
 
     #[test]

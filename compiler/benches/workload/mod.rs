@@ -42,6 +42,7 @@ pub fn build_yaml(text: &str) -> (usize, usize) {
         max_output_values: 400_000_000,
         max_alloc_bytes: 8 << 30,
         max_output_bytes: 4 << 30,
+        max_source_bytes: 1 << 30,
         ..Budget::default()
     };
     let compiled = compile(&loader, &["jobs.kiln".to_string()], &Options { budget });

@@ -324,7 +324,7 @@ impl<'a> Checker<'a> {
                     _ => Quantity::parse(p).is_ok(),
                 });
                 let found = match &plain {
-                    Some(p) => format!("the string {p:?}"),
+                    Some(p) => format!("the string {:?}", kiln_lang::diagnostic::quote(p)),
                     None => "a string".to_string(),
                 };
                 let mut d = Diagnostic::error(
@@ -344,7 +344,7 @@ impl<'a> Checker<'a> {
             }
             _ => {
                 let exp = exp.clone();
-                let what = plain.map(|p| format!("the string {p:?}"));
+                let what = plain.map(|p| format!("the string {:?}", kiln_lang::diagnostic::quote(&p)));
                 if compat(&Ty::String, &exp).is_none() {
                     self.mismatch(&Ty::String, &exp, span, what);
                     return (Ty::Error, ir);

@@ -484,7 +484,7 @@ pub(crate) fn check_name(input: &LowerInput, max: usize, errs: &mut Vec<LowerErr
                 "",
                 format!(
                     "`{}` is not a valid name: use at most {max} lowercase letters, digits and `-`, starting and ending with a letter or digit",
-                    input.name
+                    kiln_lang::diagnostic::quote(input.name)
                 ),
             )
             .with_help(format!("for example `{}`", suggest_name(input.name, max))),
@@ -497,7 +497,10 @@ pub(crate) fn check_name(input: &LowerInput, max: usize, errs: &mut Vec<LowerErr
             LowerError::new(
                 codes::INVALID_NAME,
                 "/namespace",
-                format!("namespace `{ns}` is not a DNS-1123 label"),
+                format!(
+                    "namespace `{}` is not a DNS-1123 label",
+                    kiln_lang::diagnostic::quote(ns)
+                ),
             )
             .with_help(format!("for example `{}`", suggest_name(ns, 63))),
         );

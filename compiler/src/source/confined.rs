@@ -211,10 +211,10 @@ pub enum Refusal {
     OutsideProject {
         absolute: bool,
     },
-    /// A symlink on the way resolves outside the project (`link` is the symlink, `target` its text).
+    /// A symlink on the way resolves outside the project. `link` is the symlink's own path in
+    /// the project; its target is deliberately not kept, so no message can name a file outside.
     SymlinkOutside {
         link: ProjectPath,
-        target: String,
     },
     /// More than [`MAX_SYMLINK_HOPS`] symlinks.
     SymlinkLoop {
@@ -229,9 +229,11 @@ pub enum Refusal {
         size: u64,
         limit: u64,
     },
-    /// Not a `.kiln` file (by name, or the file a symlink leads to), or inside `.git`.
+    /// Not a `.kiln` file (by name, or the file a symlink leads to), or inside `.git`. Only
+    /// whether a symlink led there is kept: the message names the path as written, never the
+    /// file it was refused to read.
     NotASource {
-        resolved: Option<ProjectPath>,
+        via_symlink: bool,
     },
     NotFound,
     /// A folder on the way is a file.
@@ -263,8 +265,8 @@ impl Refusal {
             Refusal::OutsideProject { absolute: false } => {
                 "the path climbs out of the project root".to_string()
             }
-            Refusal::SymlinkOutside { link, target } => {
-                format!("`{link}` is a symlink to `{target}`, outside the project")
+            Refusal::SymlinkOutside { link } => {
+                format!("`{link}` is a symlink that leads outside the project")
             }
             Refusal::SymlinkLoop { link } => {
                 format!("too many symlinks (a loop?) at `{link}`")
@@ -273,10 +275,10 @@ impl Refusal {
             Refusal::TooLarge { size, limit } => {
                 format!("the file has {size} bytes or more, over the limit of {limit} bytes")
             }
-            Refusal::NotASource { resolved: Some(to) } => {
-                format!("it leads to `{to}`, which is not a .kiln source")
+            Refusal::NotASource { via_symlink: true } => {
+                "it is a symlink to a file that is not a .kiln source".to_string()
             }
-            Refusal::NotASource { resolved: None } => "it is not a .kiln source".to_string(),
+            Refusal::NotASource { via_symlink: false } => "it is not a .kiln source".to_string(),
             Refusal::NotFound => "no such file".to_string(),
             Refusal::NotADirectory => "a folder on the way is a file".to_string(),
             Refusal::NotUtf8 => "the file is not valid UTF-8".to_string(),
@@ -322,7 +324,7 @@ pub fn resolve(tree: &dyn Tree, path: &ProjectPath) -> Result<Resolved, Refusal>
     let mut current = ProjectPath::root();
     let mut hops = 0;
     // `Some(link)` once a symlink's text is being followed: a `..` past the root is its fault.
-    let mut via_link: Option<(ProjectPath, String)> = None;
+    let mut via_link: Option<ProjectPath> = None;
     let mut entry = Entry::Dir;
     while let Some(part) = pending.pop_front() {
         if !matches!(entry, Entry::Dir) {
@@ -335,7 +337,7 @@ pub fn resolve(tree: &dyn Tree, path: &ProjectPath) -> Result<Resolved, Refusal>
                     Some(parent) => parent,
                     None => {
                         return Err(match via_link {
-                            Some((link, target)) => Refusal::SymlinkOutside { link, target },
+                            Some(link) => Refusal::SymlinkOutside { link },
                             None => Refusal::OutsideProject { absolute: false },
                         });
                     }
@@ -357,7 +359,7 @@ pub fn resolve(tree: &dyn Tree, path: &ProjectPath) -> Result<Resolved, Refusal>
                             current = ProjectPath::root();
                             inside.components().map(str::to_string).collect()
                         }
-                        None => return Err(Refusal::SymlinkOutside { link: next, target }),
+                        None => return Err(Refusal::SymlinkOutside { link: next }),
                     }
                 } else {
                     target
@@ -366,7 +368,7 @@ pub fn resolve(tree: &dyn Tree, path: &ProjectPath) -> Result<Resolved, Refusal>
                         .map(str::to_string)
                         .collect()
                 };
-                via_link = Some((next, target));
+                via_link = Some(next);
                 while let Some(p) = parts.pop() {
                     pending.push_front(p);
                 }
@@ -385,15 +387,13 @@ pub fn resolve(tree: &dyn Tree, path: &ProjectPath) -> Result<Resolved, Refusal>
 /// Reads the source at `path` under every rule of this module, at most `limit` bytes.
 pub fn read_source(tree: &dyn Tree, path: &ProjectPath, limit: u64) -> Result<String, Refusal> {
     if !path.is_kiln_source() {
-        return Err(Refusal::NotASource { resolved: None });
+        return Err(Refusal::NotASource { via_symlink: false });
     }
     let resolved = resolve(tree, path)?;
     match resolved.entry {
         Entry::File { size } => {
             if !resolved.path.is_kiln_source() {
-                return Err(Refusal::NotASource {
-                    resolved: Some(resolved.path),
-                });
+                return Err(Refusal::NotASource { via_symlink: true });
             }
             if size > limit {
                 return Err(Refusal::TooLarge { size, limit });
@@ -470,12 +470,8 @@ pub fn scan(tree: &dyn Tree, dir: &ProjectPath) -> Result<Scan, Refusal> {
                     if target.is_kiln_source() {
                         out.files.push(Found { path, real: target });
                     } else {
-                        out.refused.push((
-                            path,
-                            Refusal::NotASource {
-                                resolved: Some(target),
-                            },
-                        ));
+                        out.refused
+                            .push((path, Refusal::NotASource { via_symlink: true }));
                     }
                 }
                 Entry::Special(kind) if path.is_kiln_source() => out.refused.push((
