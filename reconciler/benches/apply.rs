@@ -572,16 +572,18 @@ async fn parent() {
     );
     println!("load average at end:   {}", load_average());
 
-    let comment_misses = src_comment.iter().enumerate().filter_map(|(i, r)| {
-        (r.writes != 0 || r.dry_runs != 0).then(|| {
+    let comment_misses = src_comment
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.writes != 0 || r.dry_runs != 0)
+        .map(|(i, r)| {
             format!(
                 "comment-edit run {} made {} writes and {} dry runs (target 0)",
                 i + 1,
                 r.writes,
                 r.dry_runs
             )
-        })
-    });
+        });
     let violations: Vec<String> = missed("no-op apply", &kiln_noop, pairs)
         .chain(missed("plan", &kiln_plan, pairs))
         .chain(comment_misses)
