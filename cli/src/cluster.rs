@@ -76,7 +76,7 @@ pub struct Target {
     pub format: DiagnosticFormat,
     /// Give up on an API request after this long without an answer from the server (while
     /// connecting, or waiting for the response), e.g. 30s, 2m.
-    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "2m")]
     pub request_timeout: Duration,
 }
 
@@ -90,7 +90,7 @@ pub struct ApplyFlags {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits (e.g. 90s, 5m, 1h; default 5m).
-    #[arg(long, requires = "wait", value_parser = parse_duration)]
+    #[arg(long, requires = "wait", value_parser = kiln_compiler::units::Duration::parse_command_line)]
     pub timeout: Option<Duration>,
     /// Take ownership of fields other field managers own.
     #[arg(long)]
@@ -100,7 +100,7 @@ pub struct ApplyFlags {
     pub allow_mass_prune: bool,
     /// How long objects in a Kubeflow Profile's namespace wait for Kubeflow's profile
     /// controller to create it (e.g. 30s, 5m).
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "60s")]
     pub namespace_timeout: Duration,
     /// Also prune PersistentVolumeClaims and objects annotated `kiln.dev/prune: disabled`.
     #[arg(long)]
@@ -482,49 +482,10 @@ fn sanitize(name: &str) -> String {
     }
 }
 
-/// `90`, `90s`, `500ms`, `5m`, `1h`, `1h30m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration (examples: 90s, 5m, 1h30m)");
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let step = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
-        };
-        total += step;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use kiln_reconciler::ObjectId;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("m").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn progress_is_one_line_per_event() {

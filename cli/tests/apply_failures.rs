@@ -42,7 +42,20 @@ fn assert_failure(out: &Output, paragraphs: usize, needles: &[&str]) -> String {
         out.stdout, out.stderr
     );
     let text = out.stderr.trim_end();
-    let lines: Vec<&str> = text.lines().collect();
+    // Progress of `--wait` (one line per event in a pipe) comes first; the failures are the
+    // `error:` lines, and nothing else may be there.
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    for line in text.lines().filter(|l| !l.starts_with("error: ")) {
+        assert!(
+            line == "wait done"
+                || line.starts_with("waiting for namespace ")
+                || line.starts_with("namespace ")
+                || [": progressing: ", ": failed: ", ": ready", ": succeeded"]
+                    .iter()
+                    .any(|state| line.contains(state)),
+            "neither a failure nor a progress line: {line}\n{text}"
+        );
+    }
     assert_eq!(lines.len(), paragraphs, "one line per failure:\n{text}");
     for line in &lines {
         assert!(line.starts_with("error: "), "{line}");

@@ -169,10 +169,11 @@ async fn with_the_profile_controller_apply_waits_visibly_and_a_plan_elsewhere_is
 fn namespace_timeout_takes_durations_and_refuses_anything_else() {
     let dir = scratch("apply-profile-flag");
     let out = kiln_in(&dir, &["apply", ".", "--namespace-timeout", "soon"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    // A usage error (64), never 2, which `plan --detailed-exitcode` uses for changes pending.
+    assert_eq!(out.code, 64, "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("`soon` is not a duration (examples: 90s, 5m, 1h30m)"),
+            .contains("`soon` is not a duration (examples: 90s, 5min, 5m, 1h30m, 2d)"),
         "{}",
         out.stderr
     );

@@ -41,10 +41,10 @@ pub struct Args {
     #[arg(long, default_value = "main")]
     pub branch: String,
     /// How often to fetch (e.g. 30s, 5m); webhooks fetch at once.
-    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "1m")]
     pub interval: Duration,
     /// How often each app is reconciled again without a new commit (drift self-heal).
-    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "10m")]
     pub resync: Duration,
     /// Address of the HTTP endpoints (/webhook, /status, /metrics, /healthz, /readyz).
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -70,7 +70,7 @@ pub struct Args {
     #[arg(long, default_value = "kiln-controller")]
     pub lease_name: String,
     /// How long a lease holds without renewal.
-    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "15s")]
     pub lease_duration: Duration,
     /// This replica's identity in the Lease (default: $POD_NAME, else $HOSTNAME, else the pid).
     #[arg(long)]
@@ -104,32 +104,4 @@ pub fn main(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `90s`, `5m`, `1h30m`, `250ms`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration (examples: 90s, 5m, 1h30m, 250ms)");
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        total += match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
 }
