@@ -1,6 +1,6 @@
 //! The controller as a process against the real control plane, a local bare repository as its
-//! remote (commits made by the test with the git CLI), and a tiny HTTP/1.1 client for its
-//! endpoints.
+//! remote (`kiln_testsupport::git`: commits made by the test with the git CLI), and a tiny
+//! HTTP/1.1 client for its endpoints.
 
 #![allow(dead_code)]
 
@@ -12,99 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub struct TestRepo {
-    pub base: PathBuf,
-    pub work: PathBuf,
-    pub remote: PathBuf,
-    commits: u32,
-}
-
-fn git(dir: &Path, args: &[&str], seq: u32) {
-    let date = format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60);
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "kiln test")
-        .env("GIT_AUTHOR_EMAIL", "test@kiln.invalid")
-        .env("GIT_COMMITTER_NAME", "kiln test")
-        .env("GIT_COMMITTER_EMAIL", "test@kiln.invalid")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl TestRepo {
-    pub fn new(name: &str) -> TestRepo {
-        let base = std::env::temp_dir().join(format!("kiln-controller-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let work = base.join("work");
-        let remote = base.join("remote.git");
-        std::fs::create_dir_all(&work).unwrap();
-        std::fs::create_dir_all(&remote).unwrap();
-        git(&remote, &["init", "--bare", "-q", "-b", "main"], 0);
-        git(&work, &["init", "-q", "-b", "main"], 0);
-        git(&work, &["remote", "add", "origin", remote.to_str().unwrap()], 0);
-        TestRepo {
-            base,
-            work,
-            remote,
-            commits: 0,
-        }
-    }
-
-    pub fn write(&self, path: &str, text: &str) -> &Self {
-        let p = self.work.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-        self
-    }
-
-    pub fn remove(&self, path: &str) -> &Self {
-        std::fs::remove_file(self.work.join(path)).unwrap();
-        self
-    }
-
-    /// Commits everything and pushes `main`; returns the commit id.
-    pub fn commit(&mut self, message: &str) -> String {
-        self.commits += 1;
-        git(&self.work, &["add", "-A"], self.commits);
-        git(
-            &self.work,
-            &["commit", "-q", "--allow-empty", "-m", message],
-            self.commits,
-        );
-        git(&self.work, &["push", "-q", "origin", "main"], self.commits);
-        let out = Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(&self.work)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-}
-
-impl Drop for TestRepo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
-
-/// A ConfigMap spec.
-pub fn config_map(name: &str, ns: &str, data: &[(&str, &str)]) -> String {
-    let entries: Vec<String> = data.iter().map(|(k, v)| format!("{k} = \"{v}\"")).collect();
-    format!(
-        "import \"kubeflow\" as kf\n\nkf.Object \"{name}\" = kf.config_map({{ {} }}) with {{ namespace = \"{ns}\" }}\n",
-        entries.join(", ")
-    )
-}
+pub use kiln_testsupport::git::{TestRepo, config_map};
 
 /// A PersistentVolumeClaim declaration (append to a file that imports kubeflow as kf).
 pub fn pvc(name: &str, ns: &str) -> String {
