@@ -927,6 +927,15 @@ mod tests {
             .collect()
     }
 
+    /// The objects a plan prunes, in its order.
+    fn pruned_ids(p: &Plan) -> Vec<String> {
+        p.changes
+            .iter()
+            .filter(|c| c.action == Action::Prune)
+            .map(|c| c.id.to_string())
+            .collect()
+    }
+
     #[test]
     fn prune_deletes_only_members_no_longer_desired_in_reverse_order() {
         let mut all = many(8);
@@ -936,12 +945,7 @@ mod tests {
         let live = live_of(&all.iter().map(applied).collect::<Vec<_>>());
         let keep: Vec<Manifest> = all[1..8].to_vec();
         let p = plan(&keep, &live, &inv(), &PlanPolicy::default()).unwrap();
-        let pruned: Vec<String> = p
-            .changes
-            .iter()
-            .filter(|c| c.action == Action::Prune)
-            .map(|c| c.id.to_string())
-            .collect();
+        let pruned = pruned_ids(&p);
         // The namespace still holds desired objects, so it is not deleted with them.
         assert_eq!(pruned, ["ConfigMap/n/c00"]);
         assert_eq!(p.summary().unchanged, 7);
@@ -956,12 +960,7 @@ mod tests {
             ..Default::default()
         };
         let p = plan(std::slice::from_ref(&other), &live, &inv(), &policy).unwrap();
-        let pruned: Vec<String> = p
-            .changes
-            .iter()
-            .filter(|c| c.action == Action::Prune)
-            .map(|c| c.id.to_string())
-            .collect();
+        let pruned = pruned_ids(&p);
         assert_eq!(pruned.len(), 9, "{pruned:?}");
         assert_eq!(pruned.last().map(String::as_str), Some("Namespace/n"));
     }
