@@ -89,8 +89,14 @@ impl Cluster {
         Ok(())
     }
 
-    /// The resource serving a group/kind, at `version` when given and served, else the
-    /// server's preferred version.
+    /// The resource serving a group/kind, at `version` when given and served, else at the
+    /// most stable version that serves this kind.
+    ///
+    /// Not `ApiGroup::recommended_kind`: that looks only at the group's preferred version, and
+    /// a group's kinds need not share versions. In `kubeflow.org` the preferred version is `v1`
+    /// (Profile, Notebook, PyTorchJob) while Katib's Experiment and KFP's ScheduledWorkflow are
+    /// served only at `v1beta1`; with `recommended_kind` an inventory kind of those would
+    /// resolve to nothing, its members would not be listed, and prune would miss them.
     pub fn resolve(&self, gk: &GroupKind, version: Option<&str>) -> Option<Resource> {
         let group = self.discovery.as_ref()?.get(&gk.group)?;
         let found = version
@@ -100,7 +106,12 @@ impl Cluster {
                     .into_iter()
                     .find(|(ar, _)| ar.kind == gk.kind)
             })
-            .or_else(|| group.recommended_kind(&gk.kind))?;
+            .or_else(|| {
+                group
+                    .resources_by_stability()
+                    .into_iter()
+                    .find(|(ar, _)| ar.kind == gk.kind)
+            })?;
         let (api, caps) = found;
         Some(Resource {
             api,
