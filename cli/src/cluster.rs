@@ -47,37 +47,56 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Arguments shared by `kiln plan` and `kiln apply`.
 #[derive(Args)]
 pub struct Target {
-    /// .kiln files or directories (searched for *.kiln); for `kiln apply`, or a plan file
-    /// written by `kiln plan --git-base .. --cluster --out` (see `git_plan`).
+    /// .kiln files or directories (searched for *.kiln); with a kiln.toml they select its app,
+    /// which is planned or applied whole. For `kiln apply`, or a plan file written by
+    /// `kiln plan --git-base .. --cluster --out` (see `git_plan`).
     pub paths: Vec<PathBuf>,
+    /// The app of kiln.toml to plan or apply (default: the one the paths belong to, or the
+    /// only one).
+    #[arg(long)]
+    pub app: Option<String>,
     /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, else in-cluster configuration).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: the current context).
+    /// Kubeconfig context (default: the app's in kiln.toml, else the current context).
     #[arg(long)]
     pub context: Option<String>,
-    /// ApplySet name (default: the project directory's name, see `kiln apply --help`).
+    /// ApplySet name (default: the app's in kiln.toml, else the project directory's name, see
+    /// `kiln apply --help`).
     #[arg(long)]
     pub applyset: Option<String>,
-    /// Namespace of the ApplySet parent ConfigMap `kiln-<applyset>`.
-    #[arg(long, default_value = "kiln-system")]
-    pub applyset_namespace: String,
+    /// Namespace of the ApplySet parent ConfigMap `kiln-<applyset>` (default: the app's in
+    /// kiln.toml, else kiln-system).
+    #[arg(long)]
+    pub applyset_namespace: Option<String>,
+    /// Validate manifests against the CRDs in this directory (not for apps with
+    /// `validate = false`).
+    #[arg(long)]
+    pub crds: Option<PathBuf>,
     /// Also delete inventory members that are no longer in the spec.
     #[arg(long)]
     pub prune: bool,
-    /// Output format: `human` (text) or `json` (for machines, on stdout).
-    #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
+    /// Output format: `human` (text) or `json` (for machines, on stdout; diagnostics are JSON
+    /// too).
+    #[arg(long, short, value_enum, default_value_t = PlanOutput::Human)]
     pub output: PlanOutput,
     /// Show each create's whole manifest (masked), not only its one-line summary.
     #[arg(long)]
     pub show_creates: bool,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
-    pub format: DiagnosticFormat,
     /// Give up on an API request after this long without an answer from the server (while
     /// connecting, or waiting for the response), e.g. 30s, 2m.
     #[arg(long, value_parser = kiln_compiler::units::Duration::parse_command_line, default_value = "2m")]
     pub request_timeout: Duration,
+}
+
+impl Target {
+    /// Diagnostics follow the output: JSON output, JSON diagnostics.
+    pub fn diagnostics(&self) -> DiagnosticFormat {
+        match self.output {
+            PlanOutput::Json => DiagnosticFormat::Json,
+            PlanOutput::Human | PlanOutput::Markdown => DiagnosticFormat::Human,
+        }
+    }
 }
 
 /// Flags only `kiln apply` has.
@@ -111,7 +130,7 @@ pub struct ApplyFlags {
 pub enum PlanOutput {
     /// Text for people (`text` is accepted too).
     #[value(name = "human", alias = "text")]
-    Text,
+    Human,
     Json,
     /// A pull-request comment (plans between commits, `--git-base`).
     Markdown,
@@ -137,13 +156,21 @@ pub fn apply(target: &Target, flags: &ApplyFlags) -> ExitCode {
 }
 
 fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode {
+    let app = match crate::app::select(target) {
+        Ok(app) => app,
+        Err(code) => return code,
+    };
     let schemas = SchemaSources {
-        crds: None,
+        crds: target.crds.clone().filter(|_| app.validate),
         katib_openapi: None,
     };
     // Compile and build first: any error ends the run before the cluster is contacted.
-    let built = match crate::build_manifests(&target.paths, &schemas, target.format, crate::BuildMode::Build)
-    {
+    let built = match crate::build_manifests(
+        &app.paths,
+        &schemas,
+        target.diagnostics(),
+        crate::BuildMode::Build,
+    ) {
         Ok(built) => built,
         Err(code) => return code,
     };
@@ -157,11 +184,7 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
             }
         }
     }
-    let set = target
-        .applyset
-        .clone()
-        .unwrap_or_else(|| default_applyset(&target.paths));
-    let mut opts = Options::new(ApplySetRef::new(&set, &target.applyset_namespace));
+    let mut opts = Options::new(ApplySetRef::new(&app.applyset, &app.applyset_namespace));
     opts.policy.prune = target.prune;
     opts.policy.force_conflicts = flags.force_conflicts;
     opts.policy.allow_mass_prune = flags.allow_mass_prune;
@@ -187,7 +210,16 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
         }
     };
     let code = runtime.block_on(async {
-        match execute(target, flags, detailed_exitcode, &desired, &opts).await {
+        match execute(
+            target,
+            app.context.as_deref(),
+            flags,
+            detailed_exitcode,
+            &desired,
+            &opts,
+        )
+        .await
+        {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -201,12 +233,13 @@ fn run(target: &Target, flags: &ApplyFlags, detailed_exitcode: bool) -> ExitCode
 
 async fn execute(
     target: &Target,
+    context: Option<&str>,
     flags: &ApplyFlags,
     detailed_exitcode: bool,
     desired: &[Manifest],
     opts: &Options,
 ) -> Result<ExitCode, String> {
-    let mut config = config(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+    let mut config = config(target.kubeconfig.as_deref(), context).await?;
     // kube sets no read timeout, so a server that accepts connections but never answers would
     // hang kiln for good. kiln never watches (it polls), so a silent server is always a failure;
     // the API server itself ends ordinary requests after 60s.
@@ -241,7 +274,7 @@ async fn execute(
             eprintln!("error: {}", describe(e, &server));
         }
         match target.output {
-            PlanOutput::Text | PlanOutput::Markdown => {
+            PlanOutput::Human | PlanOutput::Markdown => {
                 print!("{}", output::render_text_with(&planned.plan, style))
             }
             PlanOutput::Json => println!("{}", output::render_json(&planned.plan)),
@@ -260,7 +293,7 @@ async fn execute(
         .await
         .map_err(|e| describe(&e, &server))?;
     match target.output {
-        PlanOutput::Text | PlanOutput::Markdown => println!(
+        PlanOutput::Human | PlanOutput::Markdown => println!(
             "Applied {} object(s), pruned {}, {} error(s).",
             report.applied.len(),
             report.pruned.len(),

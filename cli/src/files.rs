@@ -22,8 +22,9 @@ use kiln_lang::{Diagnostic, Span};
 pub enum RootKind {
     /// The enclosing Git work tree of the first path (a folder holding `.git`).
     GitWorkTree,
-    // Seam for the project file (issue 10): "the folder of `kiln.toml`" goes between the two.
-    /// No work tree: the folder of the first path (the path itself when it is a folder).
+    /// No work tree: the nearest folder above the first path that holds `kiln.toml`.
+    ProjectFile,
+    /// No work tree and no project file: the folder of the first path (the path itself when it is a folder).
     FirstPath,
 }
 
@@ -45,13 +46,23 @@ impl ProjectRoot {
                 .parent()
                 .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
         };
-        for dir in start.ancestors() {
-            if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
-                return ProjectRoot {
-                    dir: dir.to_path_buf(),
-                    kind: RootKind::GitWorkTree,
-                };
-            }
+        let holding = |name: &str| {
+            start
+                .ancestors()
+                .find(|dir| std::fs::symlink_metadata(dir.join(name)).is_ok())
+                .map(Path::to_path_buf)
+        };
+        if let Some(dir) = holding(".git") {
+            return ProjectRoot {
+                dir,
+                kind: RootKind::GitWorkTree,
+            };
+        }
+        if let Some(dir) = holding(kiln_gitops::project::PROJECT_FILE) {
+            return ProjectRoot {
+                dir,
+                kind: RootKind::ProjectFile,
+            };
         }
         ProjectRoot {
             dir: start,
@@ -68,6 +79,12 @@ pub struct FsTree {
 }
 
 impl FsTree {
+    pub fn new(root: &Path) -> FsTree {
+        FsTree {
+            root: root.to_path_buf(),
+        }
+    }
+
     fn full(&self, path: &ProjectPath) -> PathBuf {
         if path.is_root() {
             self.root.clone()
@@ -193,6 +210,17 @@ pub fn max_file_bytes() -> u64 {
 }
 
 impl Project {
+    /// The project at `root`, with paths shown relative to `cwd` (absolute when the user gave
+    /// absolute paths).
+    pub fn new(root: ProjectRoot, cwd: PathBuf, absolute: bool) -> Project {
+        Project {
+            tree: FsTree::new(&root.dir),
+            root,
+            cwd,
+            absolute,
+        }
+    }
+
     /// A loader that applies the confinement rules to every import.
     pub fn loader(&self) -> ConfinedLoader<&FsTree> {
         ConfinedLoader {
@@ -290,14 +318,7 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, String> {
     }
     let first = absolute_paths.first().ok_or("no path given")?;
     let root = ProjectRoot::discover(first);
-    let project = Project {
-        tree: FsTree {
-            root: root.dir.clone(),
-        },
-        root,
-        cwd,
-        absolute: paths.first().is_some_and(|p| p.is_absolute()),
-    };
+    let project = Project::new(root, cwd, paths.first().is_some_and(|p| p.is_absolute()));
     let mut files = Vec::new();
     let mut refused = Vec::new();
     let mut refused_sources = SourceMap::default();
@@ -323,6 +344,7 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, String> {
                 "the project root is {}; run kiln once per project",
                 match project.root.kind {
                     RootKind::GitWorkTree => "the Git work tree of the first path",
+                    RootKind::ProjectFile => "the folder of kiln.toml above the first path",
                     RootKind::FirstPath => "the folder of the first path (there is no Git work tree)",
                 }
             ));
@@ -364,7 +386,7 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, String> {
 
 /// A command-line path made absolute: folders (the user's choice) canonical, a file's folder
 /// canonical and its last component as given, so the confined rules decide about it.
-fn command_line_path(cwd: &Path, path: &Path) -> Result<PathBuf, String> {
+pub fn command_line_path(cwd: &Path, path: &Path) -> Result<PathBuf, String> {
     let full = lexical(&cwd.join(path));
     if full.is_dir() {
         return std::fs::canonicalize(&full).map_err(|e| format!("{}: {e}", path.display()));

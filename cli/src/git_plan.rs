@@ -35,9 +35,6 @@ pub struct GitArgs {
     /// The commit, branch or tag under review.
     #[arg(long, requires = "git_base")]
     pub git_head: Option<String>,
-    /// Only this app of kiln.toml.
-    #[arg(long, requires = "git_base")]
-    pub app: Option<String>,
     /// The repository: a local path (default: the one holding the current directory), or an
     /// https:// or ssh URL, fetched into the cache directory.
     #[arg(long, requires = "git_base")]
@@ -48,9 +45,6 @@ pub struct GitArgs {
     /// File holding the HTTPS token (else KILN_GIT_TOKEN_FILE or KILN_GIT_TOKEN).
     #[arg(long)]
     pub git_token_file: Option<PathBuf>,
-    /// Validate manifests against the CRDs in this directory (apps with `validate = true`).
-    #[arg(long)]
-    pub crds: Option<PathBuf>,
     /// Also plan the head against the cluster (desired against live, prunes included).
     #[arg(long, requires = "git_base")]
     pub cluster: bool,
@@ -69,11 +63,9 @@ impl GitArgs {
         GitArgs {
             git_base: None,
             git_head: None,
-            app: None,
             repo: None,
             cache_dir,
             git_token_file,
-            crds: None,
             cluster: false,
             out: None,
         }
@@ -117,8 +109,8 @@ fn open_source(
     }
 }
 
-fn schemas(args: &GitArgs) -> Result<Option<SchemaSet>, String> {
-    match &args.crds {
+fn schemas(target: &Target) -> Result<Option<SchemaSet>, String> {
+    match &target.crds {
         Some(dir) => crate::files::load_schemas(dir, None).map(Some),
         None => Ok(None),
     }
@@ -132,7 +124,7 @@ pub fn plan(args: &GitArgs, target: &Target, detailed_exitcode: bool) -> ExitCod
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let schemas = match schemas(args) {
+    let schemas = match schemas(target) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -145,7 +137,7 @@ pub fn plan(args: &GitArgs, target: &Target, detailed_exitcode: bool) -> ExitCod
     let request = Request {
         base: args.git_base.as_deref().unwrap_or_default(),
         head: args.git_head.as_deref().unwrap_or_default(),
-        app: args.app.as_deref(),
+        app: target.app.as_deref(),
         paths: &paths,
         schemas: schemas.as_ref(),
         cache: Some(&build_cache),
@@ -168,7 +160,7 @@ pub fn plan(args: &GitArgs, target: &Target, detailed_exitcode: bool) -> ExitCod
         }
     }
     match target.output {
-        PlanOutput::Text => print!("{}{live_text}", render_text(&review)),
+        PlanOutput::Human => print!("{}{live_text}", render_text(&review)),
         PlanOutput::Markdown => print!("{}", render_markdown(&review)),
         PlanOutput::Json => {
             let mut v: serde_json::Value = serde_json::from_str(&render_json(&review)).unwrap_or_default();
@@ -379,7 +371,7 @@ fn apply_file(target: &Target, args: &GitArgs) -> Result<ExitCode, String> {
         .commit;
     let head = source.snapshot(commit).map_err(|e| e.to_string())?;
     let apps = apps_at(&head, target)?;
-    let schemas = schemas(args)?;
+    let schemas = schemas(target)?;
     let build_cache = BuildCache::new(&cache);
     let runtime = runtime()?;
     let mut work = Vec::new();

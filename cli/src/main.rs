@@ -12,6 +12,7 @@
 //!
 //! `plan` and `apply` live in [`cluster`]; `kiln init` in [`init`].
 
+mod app;
 mod cluster;
 mod files;
 mod git_plan;
@@ -219,9 +220,7 @@ fn main() -> ExitCode {
             target,
             detailed_exitcode,
             ..
-        } => guard(&target.paths, || {
-            needs_paths(&target.paths).unwrap_or_else(|| cluster::plan(&target, detailed_exitcode))
-        }),
+        } => guard(&target.paths, || cluster::plan(&target, detailed_exitcode)),
         Command::Apply {
             target,
             cache_dir,
@@ -230,9 +229,7 @@ fn main() -> ExitCode {
         } if git_plan::is_plan_file(&target.paths) => guard(&target.paths, || {
             git_plan::apply(&target, &git_plan::GitArgs::for_apply(cache_dir, git_token_file))
         }),
-        Command::Apply { target, flags, .. } => guard(&target.paths, || {
-            needs_paths(&target.paths).unwrap_or_else(|| cluster::apply(&target, &flags))
-        }),
+        Command::Apply { target, flags, .. } => guard(&target.paths, || cluster::apply(&target, &flags)),
         Command::Fmt { paths, check } => guard(&paths, || fmt(&paths, check)),
         Command::Lsp => guard(&[], || match kiln_lsp::run_stdio() {
             Ok(()) => ExitCode::SUCCESS,
@@ -250,17 +247,6 @@ fn main() -> ExitCode {
         Command::Controller(args) => guard(&[], || kiln_controller::main(args)),
         Command::DebugInternalError { paths } => guard(&paths, || panic!("simulated internal error")),
     }
-}
-
-/// `plan` and `apply` need spec paths unless they plan between commits or apply a plan file.
-fn needs_paths(paths: &[PathBuf]) -> Option<ExitCode> {
-    if paths.is_empty() {
-        eprintln!(
-            "error: give the .kiln files or directories to plan or apply (or --git-base/--git-head, or a plan file)"
-        );
-        return Some(ExitCode::from(EXIT_USAGE));
-    }
-    None
 }
 
 /// Stack of the thread every command runs on. The compiler's stages recurse over trees whose

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{kiln_in, scratch};
+use common::{kiln_logged, scratch};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kiln_testsupport::git::{TestRepo, config_map};
 use kube::api::{Api, Patch, PatchParams};
@@ -33,19 +33,7 @@ async fn a_plan_file_applies_as_reviewed_and_stale_plans_are_refused() {
     let kubeconfig = tc.kubeconfig().to_string_lossy().into_owned();
     let remote_arg = remote.to_string_lossy().into_owned();
     let cache = dir.join("cache").to_string_lossy().into_owned();
-    let run = |args: &[&str]| {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--kubeconfig", &kubeconfig, "--cache-dir", &cache]);
-        let out = kiln_in(&dir, &all);
-        eprintln!(
-            "$ kiln {}\nexit {}\n{}{}",
-            all.join(" "),
-            out.code,
-            out.stdout,
-            out.stderr
-        );
-        out
-    };
+    let run = |args: &[&str]| kiln_logged(&dir, args, &["--kubeconfig", &kubeconfig, "--cache-dir", &cache]);
     let plan = |base: &str| {
         run(&[
             "plan",

@@ -17,7 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use kiln_compiler::source::normalize_path;
+use kiln_compiler::source::confined::{self, Entry, ProjectPath, Refusal, Tree};
+use kiln_compiler::source::{SourceMap, normalize_path};
 use kiln_lang::diagnostic::did_you_mean;
 use kiln_lang::{Diagnostic, FileId, Span};
 use serde::Serialize;
@@ -90,6 +91,81 @@ pub trait RepoTree {
             }
         }
         out
+    }
+}
+
+/// A [`RepoTree`] over any confined tree (a work tree on disk, a commit's tree), so the project
+/// file's path checks follow exactly the rules the compiler reads sources by.
+pub struct Confined<'a>(pub &'a dyn Tree);
+
+impl RepoTree for Confined<'_> {
+    fn entry(&self, path: &str) -> Option<EntryKind> {
+        let path = ProjectPath::parse(path).ok()?;
+        match confined::resolve(self.0, &path).ok()?.entry {
+            Entry::File { .. } => Some(EntryKind::File),
+            Entry::Dir => Some(EntryKind::Dir),
+            _ => None,
+        }
+    }
+
+    /// Through the compiler's folder scan: symlinked folders inside the tree are followed, each
+    /// real file counts once, refused entries are left out.
+    fn kiln_files(&self, dir: &str) -> Vec<String> {
+        let Ok(dir) = ProjectPath::parse(dir) else {
+            return Vec::new();
+        };
+        confined::scan(self.0, &dir)
+            .map(|scan| {
+                scan.files
+                    .into_iter()
+                    .map(|f| f.path.as_str().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The project file of a tree, read and parsed.
+pub struct ProjectFile {
+    /// `None` when the file has errors.
+    pub project: Option<Project>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Holds the file, for rendering the diagnostics.
+    pub sources: SourceMap,
+}
+
+/// Reads `kiln.toml` at the root of `tree` under the confinement rules and parses it; `None`
+/// when there is none. A project file that cannot be read (a symlink out of the tree, not
+/// UTF-8, too large) is one diagnostic.
+pub fn load(tree: &dyn Tree, limit: u64) -> Option<ProjectFile> {
+    let path = ProjectPath::parse(PROJECT_FILE).expect("a plain file name");
+    let mut sources = SourceMap::default();
+    match confined::read_text(tree, &path, limit) {
+        Err(Refusal::NotFound) => None,
+        Err(refusal) => {
+            let file = sources.add(PROJECT_FILE, String::new());
+            let mut d = Diagnostic::error(
+                refusal.code(),
+                format!("cannot read {PROJECT_FILE}: {}", refusal.reason()),
+                Span::new(file, 0, 0),
+                "the project file",
+            );
+            d.help = refusal.help();
+            Some(ProjectFile {
+                project: None,
+                diagnostics: vec![d],
+                sources,
+            })
+        }
+        Ok(text) => {
+            let file = sources.add(PROJECT_FILE, text.clone());
+            let (project, diagnostics) = parse(&text, file, &Confined(tree));
+            Some(ProjectFile {
+                project,
+                diagnostics,
+                sources,
+            })
+        }
     }
 }
 

@@ -23,7 +23,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use kiln_compiler::manifest::validate::SchemaSet;
-use kiln_compiler::source::SourceMap;
 use kiln_reconciler::ObjectId;
 use kiln_reconciler::diff::{changed_only, mask, secret_pointers, sorted};
 use kiln_reconciler::runs::id_is_run_like;
@@ -35,7 +34,7 @@ use crate::git::{GitError, GitSource, Revision};
 use crate::incremental::{
     AppBuild, BuildCache, NodePoolPrice, Provenance, ReportedDiagnostic, build_apps, still_valid,
 };
-use crate::project::{self, App, PROJECT_FILE, Project};
+use crate::project::{self, App, PROJECT_FILE, Project, ProjectFile};
 use crate::resources::{Usage, cost_per_hour, usage_by_namespace};
 use crate::tree::Snapshot;
 
@@ -307,15 +306,14 @@ impl From<GitError> for PlanFailure {
 /// The project at one commit: `Ok(None)` when it has no kiln.toml; `Err(rendered)` when the
 /// file has errors.
 pub fn project_at(snapshot: &Snapshot<'_>) -> Result<Option<Project>, String> {
-    let Ok(text) = snapshot.read(PROJECT_FILE) else {
-        return Ok(None);
-    };
-    let mut sources = SourceMap::default();
-    let file = sources.add(PROJECT_FILE, text.clone());
-    let (project, diags) = project::parse(&text, file, snapshot);
-    match project {
-        Some(p) => Ok(Some(p)),
-        None => Err(kiln_compiler::render::render_plain(&diags, &sources, 100)),
+    match snapshot.project_file() {
+        None => Ok(None),
+        Some(ProjectFile { project: Some(p), .. }) => Ok(Some(p)),
+        Some(file) => Err(kiln_compiler::render::render_plain(
+            &file.diagnostics,
+            &file.sources,
+            100,
+        )),
     }
 }
 

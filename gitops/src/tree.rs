@@ -20,7 +20,7 @@ use git2::{ObjectType, Oid, Repository, Tree};
 use kiln_compiler::source::confined::{self, Entry, ProjectPath, Refusal, Special};
 use kiln_compiler::source::{LoadError, SourceLoader};
 
-use crate::project::{EntryKind, RepoTree};
+use crate::project::{Confined, EntryKind, RepoTree};
 
 /// The largest spec file read (a spec this big is certainly not hand-written).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -147,22 +147,15 @@ impl<'r> Snapshot<'r> {
         }
     }
 
+    /// The commit's project file (`None`: it has none), read under the same rules.
+    pub fn project_file(&self) -> Option<crate::project::ProjectFile> {
+        crate::project::load(&self.tree, MAX_FILE_BYTES)
+    }
+
     /// The text of a repository file that is not a spec (`kiln.toml`), under the same rules.
     pub fn read(&self, path: &str) -> Result<String, LoadError> {
-        let resolved = self.resolve(path)?;
-        match resolved.entry {
-            Entry::File { size } if size <= MAX_FILE_BYTES => {
-                let bytes = confined::Tree::read(&self.tree, &resolved.path, MAX_FILE_BYTES)
-                    .map_err(LoadError::new)?;
-                String::from_utf8(bytes).map_err(|_| LoadError::from(Refusal::NotUtf8))
-            }
-            Entry::File { size } => Err(Refusal::TooLarge {
-                size,
-                limit: MAX_FILE_BYTES,
-            }
-            .into()),
-            _ => Err(Refusal::NotFound.into()),
-        }
+        let path = ProjectPath::parse(path)?;
+        Ok(confined::read_text(&self.tree, &path, MAX_FILE_BYTES)?)
     }
 }
 
@@ -179,26 +172,10 @@ impl SourceLoader for Snapshot<'_> {
 
 impl RepoTree for Snapshot<'_> {
     fn entry(&self, path: &str) -> Option<EntryKind> {
-        match self.resolve(path).ok()?.entry {
-            Entry::File { .. } => Some(EntryKind::File),
-            Entry::Dir => Some(EntryKind::Dir),
-            _ => None,
-        }
+        Confined(&self.tree).entry(path)
     }
 
-    /// Through the compiler's folder scan: symlinked folders inside the tree are followed, each
-    /// real file counts once, refused entries are left out.
     fn kiln_files(&self, dir: &str) -> Vec<String> {
-        let Ok(dir) = ProjectPath::parse(dir) else {
-            return Vec::new();
-        };
-        confined::scan(&self.tree, &dir)
-            .map(|scan| {
-                scan.files
-                    .into_iter()
-                    .map(|f| f.path.as_str().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
+        Confined(&self.tree).kiln_files(dir)
     }
 }

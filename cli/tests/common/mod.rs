@@ -20,6 +20,22 @@ pub fn kiln_in(dir: &Path, args: &[&str]) -> Output {
     kiln_env(dir, args, &[])
 }
 
+/// Runs `kiln <args> <extra>` in `dir` and logs the command and what it printed (shown when a
+/// test fails).
+pub fn kiln_logged(dir: &Path, args: &[&str], extra: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend_from_slice(extra);
+    let out = kiln_in(dir, &all);
+    eprintln!(
+        "$ kiln {}\nexit {}\n{}{}",
+        all.join(" "),
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    out
+}
+
 /// Runs `kiln` in `dir` with extra environment variables (e.g. `KUBECONFIG`); an empty value
 /// removes the variable.
 pub fn kiln_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {

@@ -390,11 +390,21 @@ pub fn read_source(tree: &dyn Tree, path: &ProjectPath, limit: u64) -> Result<St
         return Err(Refusal::NotASource { via_symlink: false });
     }
     let resolved = resolve(tree, path)?;
+    if matches!(resolved.entry, Entry::File { .. }) && !resolved.path.is_kiln_source() {
+        return Err(Refusal::NotASource { via_symlink: true });
+    }
+    read_resolved(tree, resolved, limit)
+}
+
+/// Reads a file that is not a spec (the project file `kiln.toml`) under the same rules as
+/// [`read_source`]: inside the tree, a regular file, at most `limit` bytes, UTF-8.
+pub fn read_text(tree: &dyn Tree, path: &ProjectPath, limit: u64) -> Result<String, Refusal> {
+    read_resolved(tree, resolve(tree, path)?, limit)
+}
+
+fn read_resolved(tree: &dyn Tree, resolved: Resolved, limit: u64) -> Result<String, Refusal> {
     match resolved.entry {
         Entry::File { size } => {
-            if !resolved.path.is_kiln_source() {
-                return Err(Refusal::NotASource { via_symlink: true });
-            }
             if size > limit {
                 return Err(Refusal::TooLarge { size, limit });
             }
