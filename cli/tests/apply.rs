@@ -179,3 +179,45 @@ async fn plan_apply_update_broken_spec_and_prune() {
     let plan = run.kiln("plan", &["--detailed-exitcode", "--prune"]);
     assert_eq!(plan.code, 0, "converged:\n{}", plan.stdout);
 }
+
+/// `kiln apply --wait` on a terminal while objects become healthy (not a namespace wait): the
+/// live view has a row per object with its current state, redrawn in place. The Notebook has no
+/// controller here, so it stays progressing until the timeout, which fails the run naming it.
+#[tokio::test]
+async fn on_a_terminal_the_health_wait_is_a_live_view_of_each_object() {
+    let Some((tc, ns)) = common::cluster_and_namespace("cli-wait-tty", true).await else {
+        return;
+    };
+    let dir = scratch(&format!("wait-tty-{ns}"));
+    std::fs::write(dir.join("main.kiln"), project(&ns, "on", true, "1")).expect("write main.kiln");
+    let command = format!(
+        "{} apply {} --kubeconfig {} --applyset-namespace {ns} --wait --timeout 4s",
+        env!("CARGO_BIN_EXE_kiln"),
+        dir.display(),
+        tc.kubeconfig().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&dir)
+        .env("COLUMNS", "160")
+        .output()
+        .expect("util-linux `script` runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{screen}");
+    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert!(screen.contains("\x1b["), "redrawn in place: {screen:?}");
+    assert!(
+        screen.contains(&format!("Notebook/{ns}/dev")) && screen.contains("progressing"),
+        "a row for the Notebook with its state: {screen}"
+    );
+    assert!(
+        screen.contains(&format!("ConfigMap/{ns}/settings")) && screen.contains("ready"),
+        "a row for the ConfigMap, ready: {screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("error:") && l.contains(&format!("Notebook/{ns}/dev"))),
+        "the timeout names the Notebook: {screen}"
+    );
+}
