@@ -15,7 +15,8 @@ work="$target/bench-gitops"
 rm -rf "$work"
 mkdir -p "$work"
 cargo build -q --release -p kiln-cli
-kiln="$(pwd)/$target/release/kiln"
+case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
+kiln="$target/release/kiln"
 repo="$work/repo"
 
 python3 bench/gen_monorepo.py "$repo" "$apps" "$per_app"

@@ -14,7 +14,7 @@
 //! ([`crate::incremental`]).
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::collections::HashMap;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 use kiln_compiler::source::confined::{self, Entry, ProjectPath, Refusal, Special};
@@ -33,30 +33,74 @@ const MODE_EXEC: i32 = 0o100755;
 const MODE_LINK: i32 = 0o120000;
 
 /// A commit's tree as a `confined::Tree`: it reports entries, the rules are applied elsewhere.
+///
+/// Lookups are memoised: the confined rules resolve a path component by component and a plan
+/// fingerprints every dependency of every app, so without the memo each lookup would walk (and
+/// parse) every tree from the root again. Directory trees are found through their parent's
+/// memoised tree; blob sizes are read once per object.
 pub struct GitTree<'r> {
     repo: &'r Repository,
     tree: Tree<'r>,
+    /// Directory path (`""`: the root) -> its tree, `None` when it is not a directory.
+    dirs: RefCell<HashMap<String, Option<Tree<'r>>>>,
+    sizes: RefCell<HashMap<Oid, (u64, ObjectType)>>,
 }
 
-impl GitTree<'_> {
+impl<'r> GitTree<'r> {
+    fn new(repo: &'r Repository, tree: Tree<'r>) -> GitTree<'r> {
+        GitTree {
+            repo,
+            tree,
+            dirs: RefCell::new(HashMap::new()),
+            sizes: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The tree of the directory `dir` (`""`: the root), through its parent's.
+    fn dir(&self, dir: &str) -> Option<Tree<'r>> {
+        if dir.is_empty() {
+            return Some(self.tree.clone());
+        }
+        if let Some(found) = self.dirs.borrow().get(dir) {
+            return found.clone();
+        }
+        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+        let found = self.dir(parent).and_then(|parent| {
+            let entry = parent.get_name(name)?;
+            (entry.filemode() == MODE_TREE)
+                .then(|| self.repo.find_tree(entry.id()).ok())
+                .flatten()
+        });
+        self.dirs.borrow_mut().insert(dir.to_string(), found.clone());
+        found
+    }
+
     /// The mode and object id at `path` (`None`: nothing there).
     fn at(&self, path: &ProjectPath) -> Option<(i32, Oid)> {
         if path.is_root() {
             return Some((MODE_TREE, self.tree.id()));
         }
-        self.tree
-            .get_path(Path::new(path.as_str()))
-            .ok()
-            .map(|e| (e.filemode(), e.id()))
+        let (parent, name) = path.as_str().rsplit_once('/').unwrap_or(("", path.as_str()));
+        let parent = self.dir(parent)?;
+        let entry = parent.get_name(name)?;
+        Some((entry.filemode(), entry.id()))
     }
 
     fn blob_size(&self, oid: Oid) -> Result<u64, String> {
-        let odb = self.repo.odb().map_err(|e| e.message().to_string())?;
-        let (size, kind) = odb.read_header(oid).map_err(|e| e.message().to_string())?;
+        let known = self.sizes.borrow().get(&oid).copied();
+        let (size, kind) = match known {
+            Some(found) => found,
+            None => {
+                let odb = self.repo.odb().map_err(|e| e.message().to_string())?;
+                let (size, kind) = odb.read_header(oid).map_err(|e| e.message().to_string())?;
+                self.sizes.borrow_mut().insert(oid, (size as u64, kind));
+                (size as u64, kind)
+            }
+        };
         if kind != ObjectType::Blob {
             return Err("the repository is damaged (an entry is not a blob)".to_string());
         }
-        Ok(size as u64)
+        Ok(size)
     }
 }
 
@@ -115,7 +159,7 @@ pub struct Snapshot<'r> {
 impl<'r> Snapshot<'r> {
     pub(crate) fn new(repo: &'r Repository, tree: Tree<'r>, commit: Oid) -> Snapshot<'r> {
         Snapshot {
-            tree: GitTree { repo, tree },
+            tree: GitTree::new(repo, tree),
             commit,
             loaded: RefCell::new(Vec::new()),
         }
