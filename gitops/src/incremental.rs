@@ -281,16 +281,44 @@ fn finish(
 /// Whether `previous` (made at another commit) is exactly what compiling `app` at the
 /// snapshot's commit would produce: same roots, and every file it read resolves to the same blob.
 pub fn still_valid(previous: &AppBuild, snapshot: &Snapshot<'_>, app: &App) -> bool {
-    if previous.app != app.name || snapshot.app_roots(app) != previous.roots {
-        return false;
-    }
-    previous
-        .deps
-        .iter()
-        .all(|(path, oid)| snapshot.fingerprint(path).to_string() == *oid)
+    Validity::of(previous).holds(snapshot, app)
 }
 
-/// Results kept on disk between runs, a few per app.
+/// What decides whether a result made at one commit holds at another: which app, its roots,
+/// and the blob of every file it read. Small, so the cache keeps these in an index and reads
+/// the (large) results only for the one that holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Validity {
+    app: String,
+    commit: String,
+    roots: Vec<String>,
+    deps: Vec<(String, String)>,
+}
+
+impl Validity {
+    fn of(build: &AppBuild) -> Validity {
+        Validity {
+            app: build.app.clone(),
+            commit: build.commit.clone(),
+            roots: build.roots.clone(),
+            deps: build.deps.clone(),
+        }
+    }
+
+    fn holds(&self, snapshot: &Snapshot<'_>, app: &App) -> bool {
+        if self.app != app.name || snapshot.app_roots(app) != self.roots {
+            return false;
+        }
+        self.deps
+            .iter()
+            .all(|(path, oid)| snapshot.fingerprint(path).to_string() == *oid)
+    }
+}
+
+/// Results kept on disk between runs, a few per app: per app (and app settings and compiler
+/// build) a folder with `index.json` (the [`Validity`] of each result, most recent first) and
+/// one `<commit>.json` per result. A lookup reads the index and one result; a store writes one
+/// result and the index, never the other results again.
 pub struct BuildCache {
     dir: PathBuf,
 }
@@ -305,17 +333,17 @@ impl BuildCache {
         }
     }
 
-    fn file(&self, app: &App) -> PathBuf {
+    fn folder(&self, app: &App) -> PathBuf {
         let key = serde_json::to_string(app).unwrap_or_default() + &compiler_identity();
         self.dir.join("builds").join(format!(
-            "{}-{}.json",
+            "{}-{}",
             app.name,
             &blake3::hash(key.as_bytes()).to_hex()[..16]
         ))
     }
 
-    fn entries(&self, app: &App) -> Vec<AppBuild> {
-        std::fs::read(self.file(app))
+    fn index(&self, folder: &Path) -> Vec<Validity> {
+        std::fs::read(folder.join("index.json"))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()
@@ -323,29 +351,39 @@ impl BuildCache {
 
     /// A cached result valid at the snapshot's commit.
     pub fn lookup(&self, snapshot: &Snapshot<'_>, app: &App) -> Option<AppBuild> {
-        self.entries(app)
-            .into_iter()
-            .find(|b| still_valid(b, snapshot, app))
+        let folder = self.folder(app);
+        let valid = self.index(&folder).into_iter().find(|v| v.holds(snapshot, app))?;
+        let bytes = std::fs::read(folder.join(format!("{}.json", valid.commit))).ok()?;
+        serde_json::from_slice::<AppBuild>(&bytes)
+            .ok()
+            .filter(|b| Validity::of(b) == valid)
     }
 
     /// Keeps a result (most recent first). Failing to write the cache is not an error: the
     /// next run compiles again.
     pub fn store(&self, app: &App, result: &AppBuild) {
-        let mut entries = self.entries(app);
-        entries.retain(|e| e.commit != result.commit);
-        entries.insert(0, result.clone());
-        entries.truncate(KEPT_PER_APP);
-        let path = self.file(app);
-        if let Some(parent) = path.parent()
-            && std::fs::create_dir_all(parent).is_ok()
-            && let Ok(bytes) = serde_json::to_vec(&entries)
-        {
-            let tmp = path.with_extension("json.tmp");
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+        let folder = self.folder(app);
+        if std::fs::create_dir_all(&folder).is_err() {
+            return;
+        }
+        let mut index = self.index(&folder);
+        index.retain(|v| v.commit != result.commit);
+        index.insert(0, Validity::of(result));
+        for dropped in index.drain(index.len().min(KEPT_PER_APP)..) {
+            let _ = std::fs::remove_file(folder.join(format!("{}.json", dropped.commit)));
+        }
+        let written = serde_json::to_vec(result)
+            .is_ok_and(|bytes| write_replacing(&folder.join(format!("{}.json", result.commit)), &bytes));
+        if written && let Ok(bytes) = serde_json::to_vec(&index) {
+            write_replacing(&folder.join("index.json"), &bytes);
         }
     }
+}
+
+/// Writes `path` through a temporary file and a rename, so a reader never sees half of it.
+fn write_replacing(path: &Path, bytes: &[u8]) -> bool {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_ok()
 }
 
 /// The version and the binary's size and modification time: a rebuilt kiln never trusts
