@@ -50,6 +50,9 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
         interval: "300ms",
         resync: "1h",
         secret: None,
+        url: None,
+        extra: &[],
+        env: &[],
     });
     let cms_a: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_a);
     let cms_b: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_b);

@@ -41,6 +41,9 @@ async fn webhooks_are_authenticated_and_drift_is_corrected_at_resync() {
         interval: "1h",
         resync: "2s",
         secret: Some("s3cret"),
+        url: None,
+        extra: &[],
+        env: &[],
     });
     ctl.wait_for("the first commit", LIMIT, |s| {
         applied(s, "a").as_deref() == Some(&c1)
@@ -178,6 +181,9 @@ async fn only_the_leader_writes_and_a_follower_takes_over() {
         interval: "300ms",
         resync: "1h",
         secret: None,
+        url: None,
+        extra: &[],
+        env: &[],
     };
     let mut one = Controller::start(&settings("one"));
     one.wait_for("one to lead and apply", LIMIT, |s| {

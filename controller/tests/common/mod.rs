@@ -36,6 +36,12 @@ pub struct Settings<'a> {
     pub interval: &'a str,
     pub resync: &'a str,
     pub secret: Option<&'a str>,
+    /// The URL to follow instead of the bare remote's path (a network transport).
+    pub url: Option<&'a str>,
+    /// More command-line arguments (`--lease-name`, `--crds`, ...).
+    pub extra: &'a [&'a str],
+    /// Environment of the process (`KILN_GIT_SSH_KEY`, ...).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Controller {
@@ -43,7 +49,8 @@ impl Controller {
         let log = s.repo.base.join(format!("{}.log", s.identity));
         let cache = s.repo.base.join(format!("cache-{}", s.identity));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-controller"));
-        cmd.args(["--repo", s.repo.remote.to_str().unwrap(), "--branch", "main"])
+        let url = s.url.unwrap_or_else(|| s.repo.remote.to_str().unwrap());
+        cmd.args(["--repo", url, "--branch", "main"])
             .args([
                 "--interval",
                 s.interval,
@@ -64,6 +71,7 @@ impl Controller {
                 "--identity",
                 s.identity,
             ]);
+        cmd.args(s.extra).envs(s.env.iter().copied());
         if let Some(secret) = s.secret {
             let file = s.repo.base.join(format!("secret-{}", s.identity));
             std::fs::write(&file, format!("{secret}\n")).unwrap();
