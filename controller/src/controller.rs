@@ -246,6 +246,10 @@ impl Loop {
             self.leader.clone(),
         )
         .await;
+        if target.removed && outcome.is_ok() {
+            self.forget_removed(name).await;
+            return;
+        }
         let Some(t) = self.targets.get_mut(name) else {
             return;
         };
@@ -348,6 +352,7 @@ impl Loop {
                     s.head_error = Some(message.clone());
                     s.apps
                         .values_mut()
+                        .filter(|a| a.condition != Condition::Orphaned)
                         .map(|a| {
                             a.last_attempted_commit = Some(head.clone());
                             a.condition = Condition::Stalled;
@@ -371,7 +376,16 @@ impl Loop {
     /// (due now); a failed build keeps the last good one and is reported.
     async fn take(&mut self, compiled: Compiled) {
         let head = compiled.commit.clone();
-        self.targets.retain(|name, _| compiled.builds.contains_key(name));
+        // 1. Apps removed from kiln.toml (its file parsed: a broken kiln.toml never gets here).
+        let removed: Vec<String> = self
+            .targets
+            .keys()
+            .filter(|name| !compiled.builds.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in removed {
+            self.remove_app(&name, &head, compiled.prune_removed_apps).await;
+        }
         for app in &compiled.apps {
             let Some(build) = compiled.builds.get(&app.name) else {
                 continue;
@@ -383,8 +397,11 @@ impl Loop {
                 synced: None,
                 due: Instant::now(),
                 failures: 0,
+                removed: false,
             });
             target.app = app.clone();
+            // Back in kiln.toml while its removal was being pruned: managed again.
+            target.removed = false;
             if fresh {
                 self.shared
                     .metrics
@@ -394,6 +411,15 @@ impl Loop {
             }
             let mut status = self.shared.status.write().await;
             let s = status.apps.entry(app.name.clone()).or_default();
+            if s.condition == Condition::Orphaned {
+                // Back in kiln.toml: its objects are managed again.
+                s.condition = Condition::Reconciling;
+                self.shared
+                    .metrics
+                    .orphaned
+                    .get_or_create(&crate::metrics::Metrics::app(&app.name))
+                    .set(0);
+            }
             s.name = app.name.clone();
             s.applyset = app.applyset.clone();
             s.applyset_namespace = app.applyset_namespace.clone();
@@ -468,6 +494,87 @@ impl Loop {
             }
         }
         self.compiled = compiled;
+    }
+}
+
+impl Loop {
+    /// An app removed from kiln.toml at `head`. By default its objects are kept, unmanaged, and
+    /// it is reported as orphaned (status, annotation, Event, metric) until it comes back or
+    /// its objects are deleted by hand. With `prune_removed_apps = true` its desired set becomes
+    /// empty and the next reconcile prunes its objects with every other rail (PVCs and
+    /// `kiln.dev/prune: disabled` kept); the setting confirms the mass prune.
+    async fn remove_app(&mut self, name: &str, head: &str, prune: bool) {
+        let label = crate::metrics::Metrics::app(name);
+        if prune {
+            let Some(target) = self.targets.get_mut(name) else {
+                return;
+            };
+            if target.removed {
+                return;
+            }
+            target.removed = true;
+            target.desired = Some((head.to_string(), Vec::new()));
+            target.due = Instant::now();
+            target.failures = 0;
+            let mut status = self.shared.status.write().await;
+            let s = status.apps.entry(name.to_string()).or_default();
+            s.last_attempted_commit = Some(head.to_string());
+            s.condition = Condition::Reconciling;
+            s.message = format!(
+                "app {name} was removed from kiln.toml at commit {head}; pruning its objects (prune_removed_apps = true)"
+            );
+            drop(status);
+            self.shared.metrics.orphaned.get_or_create(&label).set(0);
+            return;
+        }
+        // Kept (not reconciled: no desired set), so that a later `prune_removed_apps = true`
+        // still prunes it and a return to kiln.toml manages it again.
+        if let Some(target) = self.targets.get_mut(name) {
+            target.desired = None;
+            target.removed = false;
+        }
+        let snapshot = {
+            let mut status = self.shared.status.write().await;
+            let s = status.apps.entry(name.to_string()).or_default();
+            if s.condition == Condition::Orphaned {
+                return;
+            }
+            s.last_attempted_commit = Some(head.to_string());
+            s.condition = Condition::Orphaned;
+            s.message = format!(
+                "app {name} was removed from kiln.toml at commit {head}; its objects are kept and no longer \
+                 reconciled. Put the app back to manage them again, or set `prune_removed_apps = true` at the \
+                 top of kiln.toml to prune them."
+            );
+            s.last_error = None;
+            s.clone()
+        };
+        self.shared.metrics.orphaned.get_or_create(&label).set(1);
+        self.publisher.annotate(&snapshot).await;
+        self.publisher
+            .parent_event(&snapshot, true, "Orphaned", snapshot.message.clone())
+            .await;
+    }
+
+    /// A removed app whose objects were pruned: no longer known.
+    async fn forget_removed(&mut self, name: &str) {
+        self.targets.remove(name);
+        let snapshot = self.shared.status.write().await.apps.remove(name);
+        if let Some(s) = snapshot {
+            let commit = s.last_attempted_commit.clone().unwrap_or_default();
+            self.publisher
+                .parent_event(
+                    &s,
+                    false,
+                    "Removed",
+                    format!(
+                        "app {} was removed from kiln.toml at commit {commit}: {} object(s) pruned (PVCs and \
+                         `kiln.dev/prune: disabled` objects kept)",
+                        s.name, s.pruned
+                    ),
+                )
+                .await;
+        }
     }
 }
 

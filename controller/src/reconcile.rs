@@ -53,6 +53,9 @@ pub struct AppTarget {
     pub synced: Option<String>,
     pub due: Instant,
     pub failures: u32,
+    /// Removed from kiln.toml with `prune_removed_apps`: its desired set is empty, and the
+    /// mass-prune guard is confirmed by that setting.
+    pub removed: bool,
 }
 
 /// The shortest and longest backoff.
@@ -90,6 +93,7 @@ pub async fn reconcile(
     let mut opts = Options::new(ApplySetRef::new(&app.applyset, &app.applyset_namespace));
     opts.policy.prune = true;
     opts.policy.desired_complete = true;
+    opts.policy.allow_mass_prune = target.removed;
     let started = Instant::now();
     let mut cluster = Cluster::new(client.clone());
     // 3. Only while leading: losing the lease drops the run at its next await point.

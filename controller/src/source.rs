@@ -27,6 +27,8 @@ pub struct Compiled {
     pub builds: BTreeMap<String, AppBuild>,
     /// Apps compiled for this commit (not reused from the previous one or the cache).
     pub compiled: Vec<String>,
+    /// kiln.toml's `prune_removed_apps`: prune the objects of an app removed from the file.
+    pub prune_removed_apps: bool,
 }
 
 /// Why a commit could not be read as a whole (per-app compile errors are in the builds).
@@ -129,6 +131,7 @@ impl Source {
             apps: project.apps,
             builds,
             compiled,
+            prune_removed_apps: project.prune_removed_apps,
         })
     }
 }

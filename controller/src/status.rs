@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Events (`kubectl events -n kiln-system --for configmap/kiln-team-a`) go on the parent for
-//! every outcome (Applied, Pruned, Refused, DriftCorrected, ReconcileFailed) and on the objects
+//! every outcome (Applied, Pruned, Refused, DriftCorrected, ReconcileFailed, Orphaned, Removed)
+//! and on the objects
 //! written, up to [`MAX_OBJECT_EVENTS`] per reconcile so a first apply of thousands of objects does
 //! not flood the API server.
 
@@ -41,6 +42,9 @@ pub enum Condition {
     Ready,
     /// The last attempt failed (compile error, refused prune, apply error); retried with backoff.
     Stalled,
+    /// Removed from kiln.toml while its objects were kept (no `prune_removed_apps`): nothing
+    /// reconciles them any more.
+    Orphaned,
 }
 
 impl Condition {
@@ -49,6 +53,7 @@ impl Condition {
             Condition::Reconciling => "Reconciling",
             Condition::Ready => "Ready",
             Condition::Stalled => "Stalled",
+            Condition::Orphaned => "Orphaned",
         }
     }
 }
