@@ -16,7 +16,7 @@ use tokio::time::sleep_until;
 
 use crate::leader::{self, LeaseConfig};
 use crate::reconcile::{Action, AppTarget, error_policy, reconcile};
-use crate::source::{Compiled, Source, default_cache_dir};
+use crate::source::{Compiled, Schemas, Source, default_cache_dir};
 use crate::status::{Condition, Publisher, Status, now};
 use crate::{Args, Shared};
 
@@ -46,11 +46,16 @@ pub async fn run(args: Args) -> Result<(), String> {
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("kiln-controller-{}", std::process::id()))
     });
+    let schemas = match &args.crds {
+        Some(dir) => Some(Arc::new(Schemas::load(dir)?)),
+        None => None,
+    };
     let source = Source {
         url: args.repo.clone(),
         branch: args.branch.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
         credentials,
+        schemas,
     };
     let shared = Arc::new(Shared {
         status: tokio::sync::RwLock::new(Status {

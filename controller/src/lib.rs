@@ -63,6 +63,11 @@ pub struct Args {
     /// docs/gitops.md).
     #[arg(long)]
     pub git_token_file: Option<PathBuf>,
+    /// Validate the manifests of apps with `validate = true` (kiln.toml) against the CRDs under
+    /// this folder (`*.yaml`, `*.yml`), as `kiln plan --git-base --crds` does; a commit whose
+    /// objects break a schema is refused like one that does not compile.
+    #[arg(long)]
+    pub crds: Option<PathBuf>,
     /// Namespace of the leader-election Lease.
     #[arg(long, default_value = "kiln-system")]
     pub lease_namespace: String,

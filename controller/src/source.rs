@@ -10,7 +10,11 @@
 //! takes and returns owned data so no repository handle crosses an `await`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kiln_compiler::manifest::validate::SchemaSet;
+use sha2::{Digest, Sha256};
 
 use kiln_gitops::incremental::{AppBuild, BuildCache, build_app, still_valid};
 use kiln_gitops::review::project_at;
@@ -63,6 +67,54 @@ pub struct Source {
     pub branch: String,
     pub cache_dir: PathBuf,
     pub credentials: Credentials,
+    /// `--crds`: the schemas apps with `validate = true` are validated against.
+    pub schemas: Option<Arc<Schemas>>,
+}
+
+/// The schemas of `--crds`, and a digest of the files they came from (results validated
+/// against other schemas, or none, are cached apart).
+#[derive(Debug)]
+pub struct Schemas {
+    pub set: SchemaSet,
+    pub digest: String,
+}
+
+impl Schemas {
+    /// Every `*.yaml` / `*.yml` file under `dir`, recursively, in path order.
+    pub fn load(dir: &Path) -> Result<Schemas, String> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let entries =
+                std::fs::read_dir(&d).map_err(|e| format!("cannot read {}: {}", d.display(), e.kind()))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(format!("no CRD files (*.yaml) in {}", dir.display()));
+        }
+        let mut set = SchemaSet::new();
+        let mut digest = Sha256::new();
+        for path in &files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
+            set.add_crd_yaml(&path.display().to_string(), &text)
+                .map_err(|e| format!("--crds: {e}"))?;
+            let rel = path.strip_prefix(dir).unwrap_or(path);
+            digest.update(rel.to_string_lossy().as_bytes());
+            digest.update((text.len() as u64).to_le_bytes());
+            digest.update(text.as_bytes());
+        }
+        let digest = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Schemas { set, digest })
+    }
 }
 
 impl Source {
@@ -100,7 +152,12 @@ impl Source {
                 });
             }
         };
-        let cache = BuildCache::new(&self.cache_dir);
+        // Results validated against these schemas (or none) are cached apart from the others.
+        let cache = match &self.schemas {
+            Some(s) => BuildCache::new(&self.cache_dir.join(format!("validated-{}", &s.digest[..16]))),
+            None => BuildCache::new(&self.cache_dir),
+        };
+        let schemas = self.schemas.as_deref().map(|s| &s.set);
         let mut builds = BTreeMap::new();
         let mut compiled = Vec::new();
         for app in &project.apps {
@@ -118,7 +175,7 @@ impl Source {
                 }
                 // 3. Else compile.
                 None => {
-                    let b = build_app(&snapshot, app, None);
+                    let b = build_app(&snapshot, app, schemas);
                     cache.store(app, &b);
                     compiled.push(app.name.clone());
                     b

@@ -145,19 +145,7 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
     assert_eq!(ann["status.kiln.dev/condition"], "Stalled");
     assert_eq!(ann["status.kiln.dev/last-applied-commit"], c3);
     assert_eq!(ann["status.kiln.dev/last-attempted-commit"], c4);
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(cluster.client().clone(), &ns_sys);
-    let refused = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|e| {
-            e.reason.as_deref() == Some("Refused")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("kiln-a")
-        });
-    let refused = refused.expect("a Refused Event on the ApplySet parent");
-    assert!(refused.note.unwrap().contains("does not compile"));
+    common::wait_for_event(cluster.client(), &ns_sys, "kiln-a", "Refused", "does not compile").await;
     let (_, metrics) = common::http(&ctl.addr, "GET", "/metrics", &[], b"");
     assert!(
         metrics.contains("kiln_controller_errors_total{app=\"a\",kind=\"compile\"} 1"),

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::{Controller, Settings, TestRepo, config_map, pvc};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
-use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use serde_json::Value;
 
@@ -30,17 +29,6 @@ fn project(ns_sys: &str, apps: &[&str], prune: bool) -> String {
 
 fn applied(s: &Value, app: &str) -> Option<String> {
     s["apps"][app]["last_applied_commit"].as_str().map(str::to_string)
-}
-
-async fn events_on(api: &Api<Event>, name: &str) -> Vec<(String, String)> {
-    api.list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +67,6 @@ async fn removed_apps_are_kept_and_reported_unless_kiln_toml_opts_in_to_pruning(
     });
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns);
     let parents: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_sys);
-    let events: Api<Event> = Api::namespaced(cluster.client().clone(), &ns_sys);
 
     // 1. b leaves kiln.toml (its files stay): kept, not reconciled, reported as orphaned.
     repo.write("kiln.toml", &project(&ns_sys, &["a", "c"], false));
@@ -109,13 +96,7 @@ async fn removed_apps_are_kept_and_reported_unless_kiln_toml_opts_in_to_pruning(
     assert_eq!(cms.get("b1").await.unwrap().data.unwrap()["V"], "edited");
     let ann = parents.get("kiln-b").await.unwrap().metadata.annotations.unwrap();
     assert_eq!(ann["status.kiln.dev/condition"], "Orphaned");
-    let orphaned = events_on(&events, "kiln-b").await;
-    assert!(
-        orphaned
-            .iter()
-            .any(|(r, n)| r == "Orphaned" && n.contains("kept")),
-        "{orphaned:?}"
-    );
+    common::wait_for_event(cluster.client(), &ns_sys, "kiln-b", "Orphaned", "kept").await;
     let (_, metrics) = common::http(&ctl.addr, "GET", "/metrics", &[], b"");
     assert!(
         metrics.contains("kiln_controller_app_orphaned{app=\"b\"} 1"),
@@ -148,16 +129,12 @@ async fn removed_apps_are_kept_and_reported_unless_kiln_toml_opts_in_to_pruning(
     assert_eq!(s["apps"]["a"]["condition"], "Ready", "{s:#}");
     cms.get("a1").await.unwrap();
     cms.get("b1").await.unwrap();
-    let start = std::time::Instant::now();
-    loop {
-        let on_c = events_on(&events, "kiln-c").await;
-        if on_c
-            .iter()
-            .any(|(r, n)| r == "Removed" && n.contains("2 object(s) pruned"))
-        {
-            break;
-        }
-        assert!(start.elapsed() < LIMIT, "{on_c:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    common::wait_for_event(
+        cluster.client(),
+        &ns_sys,
+        "kiln-c",
+        "Removed",
+        "2 object(s) pruned",
+    )
+    .await;
 }

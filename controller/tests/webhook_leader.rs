@@ -65,18 +65,7 @@ async fn webhooks_are_authenticated_and_drift_is_corrected_at_resync() {
         assert!(start.elapsed() < LIMIT, "drift not corrected: {:#}", ctl.status());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(cluster.client().clone(), &ns);
-    let corrected = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .any(|e| {
-            e.reason.as_deref() == Some("DriftCorrected")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("flags")
-        });
-    assert!(corrected, "a DriftCorrected Event on the object");
+    common::wait_for_event(cluster.client(), &ns, "flags", "DriftCorrected", "").await;
 
     // 2. A push with a bad signature: 401, nothing fetched.
     repo.write("apps/a/main.kiln", &config_map("flags", &ns, &[("V", "2")]));

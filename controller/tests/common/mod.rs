@@ -174,3 +174,30 @@ pub fn github_signature(secret: &str, body: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
 }
+
+/// Waits (up to a minute) for an Event with `reason` about the object `name` in `ns` whose
+/// note contains `note`, and returns the note. Events are written after /status shows the run
+/// they tell of, so tests poll for them.
+pub async fn wait_for_event(client: &kube::Client, ns: &str, name: &str, reason: &str, note: &str) -> String {
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    loop {
+        let seen: Vec<(String, String)> = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect();
+        if let Some((_, n)) = seen.iter().find(|(r, n)| r == reason && n.contains(note)) {
+            return n.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {reason} Event on {ns}/{name} with {note:?}; Events on it: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
