@@ -18,6 +18,7 @@ use crate::leader::{self, LeaseConfig};
 use crate::reconcile::{Action, AppTarget, error_policy, reconcile};
 use crate::source::{Compiled, Schemas, Source, default_cache_dir};
 use crate::status::{Condition, Publisher, Status, now};
+use crate::verify::AllowedSigners;
 use crate::{Args, Shared};
 
 /// Runs until SIGTERM or SIGINT, then stops the loop (dropping a write in progress), releases
@@ -46,6 +47,13 @@ pub async fn run(args: Args) -> Result<(), String> {
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("kiln-controller-{}", std::process::id()))
     });
+    let signers = match (args.verify_commits, &args.allowed_signers) {
+        (None, _) => None,
+        (Some(crate::VerifyCommits::Ssh), Some(file)) => Some(Arc::new(AllowedSigners::load(file)?)),
+        (Some(crate::VerifyCommits::Ssh), None) => {
+            return Err("--verify-commits ssh needs --allowed-signers FILE (the trusted keys)".into());
+        }
+    };
     let schemas = match &args.crds {
         Some(dir) => Some(Arc::new(Schemas::load(dir)?)),
         None => None,
@@ -56,6 +64,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
         credentials,
         schemas,
+        signers,
     };
     let shared = Arc::new(Shared {
         status: tokio::sync::RwLock::new(Status {
@@ -341,9 +350,11 @@ impl Loop {
         match result {
             Ok(compiled) => {
                 self.refused_head = None;
+                let signer = compiled.signer.clone();
                 self.take(compiled).await;
                 let mut s = self.shared.status.write().await;
                 s.head_error = None;
+                s.head_signer = signer;
                 s.ready = true;
             }
             Err(e) => {

@@ -15,6 +15,7 @@
 //! * [`http`]: `/webhook`, `/status`, `/metrics`, `/healthz`, `/readyz`.
 //! * [`metrics`]: Prometheus families.
 //! * [`leader`]: Lease-based leader election.
+//! * [`verify`]: commit signature verification (SSH signatures, allowed signers).
 
 pub mod controller;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod source;
 pub mod status;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +70,15 @@ pub struct Args {
     /// objects break a schema is refused like one that does not compile.
     #[arg(long)]
     pub crds: Option<PathBuf>,
+    /// Verify the signature of each new head before anything of it is compiled or applied:
+    /// `ssh` checks SSH signatures (`gpg.format=ssh`) against --allowed-signers. An unsigned,
+    /// untrusted or OpenPGP-signed head is refused and reported; the last good commit stays.
+    #[arg(long, value_enum)]
+    pub verify_commits: Option<VerifyCommits>,
+    /// The trusted keys, in OpenSSH's allowed-signers format (git's
+    /// `gpg.ssh.allowedSignersFile`); read at start.
+    #[arg(long, requires = "verify_commits")]
+    pub allowed_signers: Option<PathBuf>,
     /// Namespace of the leader-election Lease.
     #[arg(long, default_value = "kiln-system")]
     pub lease_namespace: String,
@@ -80,6 +91,13 @@ pub struct Args {
     /// This replica's identity in the Lease (default: $POD_NAME, else $HOSTNAME, else the pid).
     #[arg(long)]
     pub identity: Option<String>,
+}
+
+/// What `--verify-commits` checks.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyCommits {
+    /// SSH signatures against `--allowed-signers`.
+    Ssh,
 }
 
 /// State shared by the loop and the HTTP handlers.

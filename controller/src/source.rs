@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kiln_compiler::manifest::validate::SchemaSet;
+
+use crate::verify::AllowedSigners;
 use sha2::{Digest, Sha256};
 
 use kiln_gitops::incremental::{AppBuild, BuildCache, build_app, still_valid};
@@ -33,6 +35,8 @@ pub struct Compiled {
     pub compiled: Vec<String>,
     /// kiln.toml's `prune_removed_apps`: prune the objects of an app removed from the file.
     pub prune_removed_apps: bool,
+    /// Who signed the commit, when signatures are verified.
+    pub signer: Option<String>,
 }
 
 /// Why a commit could not be read as a whole (per-app compile errors are in the builds).
@@ -48,6 +52,8 @@ pub enum SourceError {
     NoProject { commit: String },
     #[error("kiln.toml at commit {commit} has errors:\n{rendered}")]
     BadProject { commit: String, rendered: String },
+    #[error("commit {commit} is refused: {why}; nothing of it is compiled or applied")]
+    Unverified { commit: String, why: String },
 }
 
 impl SourceError {
@@ -56,6 +62,7 @@ impl SourceError {
         match self {
             SourceError::Fetch(_) | SourceError::NoBranch { .. } => "fetch",
             SourceError::NoProject { .. } | SourceError::BadProject { .. } => "project",
+            SourceError::Unverified { .. } => "signature",
         }
     }
 }
@@ -69,6 +76,8 @@ pub struct Source {
     pub credentials: Credentials,
     /// `--crds`: the schemas apps with `validate = true` are validated against.
     pub schemas: Option<Arc<Schemas>>,
+    /// `--verify-commits ssh`: the keys a head must be signed with.
+    pub signers: Option<Arc<AllowedSigners>>,
 }
 
 /// The schemas of `--crds`, and a digest of the files they came from (results validated
@@ -137,6 +146,18 @@ impl Source {
     pub fn compile(&self, commit: &str, previous: &Compiled) -> Result<Compiled, SourceError> {
         let git = self.open()?;
         let oid = git.resolve(commit).map_err(|e| SourceError::Fetch(e.0))?.commit;
+        // 0. A head that must be signed is verified before anything of it is read.
+        let signer = match &self.signers {
+            Some(signers) => {
+                Some(
+                    verify_head(&git, oid, signers).map_err(|why| SourceError::Unverified {
+                        commit: commit.to_string(),
+                        why,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let snapshot = git.snapshot(oid).map_err(|e| SourceError::Fetch(e.0))?;
         let project = match project_at(&snapshot) {
             Ok(Some(p)) => p,
@@ -189,8 +210,25 @@ impl Source {
             builds,
             compiled,
             prune_removed_apps: project.prune_removed_apps,
+            signer,
         })
     }
+}
+
+/// The signer of `oid`, when its `gpgsig` verifies against `signers`.
+fn verify_head(git: &GitSource, oid: git2::Oid, signers: &AllowedSigners) -> Result<String, String> {
+    let repo = git.repository();
+    let Ok((signature, payload)) = repo.extract_signature(&oid, None) else {
+        return Err("it is not signed (--verify-commits ssh requires a signed head)".into());
+    };
+    let Some(signature) = signature.as_str() else {
+        return Err("its signature is not text".into());
+    };
+    let committed = repo
+        .find_commit(oid)
+        .map(|c| c.committer().when().seconds())
+        .map_err(|e| format!("cannot read the commit: {}", e.message()))?;
+    crate::verify::verify(signers, signature, &payload, committed).map(crate::verify::describe)
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/kiln-controller`, else a temporary folder.

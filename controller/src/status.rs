@@ -99,8 +99,12 @@ pub struct Status {
     pub last_fetch_error: Option<String>,
     pub last_webhook: Option<String>,
     pub webhooks: u64,
-    /// Why the head as a whole was refused (no or bad kiln.toml), if it was.
+    /// Why the head as a whole was refused (no or bad kiln.toml, an unsigned or untrusted
+    /// signature), if it was.
     pub head_error: Option<String>,
+    /// Who signed the last head taken (with `--verify-commits`): principals, key type and
+    /// fingerprint.
+    pub head_signer: Option<String>,
     /// Once the first fetch and compile succeeded.
     pub ready: bool,
     pub apps: BTreeMap<String, AppStatus>,
