@@ -78,6 +78,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         webhook_secret,
         branch: args.branch.clone(),
         resync: args.resync,
+        publisher: std::sync::OnceLock::new(),
     });
 
     // 1. Shutdown on SIGTERM (Kubernetes) or SIGINT.
@@ -126,6 +127,7 @@ pub async fn run(args: Args) -> Result<(), String> {
 
     // 4. The loop.
     let publisher = Publisher::new(client.clone(), &identity);
+    let _ = shared.publisher.set(publisher.clone());
     Loop {
         source,
         client,

@@ -109,6 +109,8 @@ pub struct Shared {
     pub webhook_secret: Option<Vec<u8>>,
     pub branch: String,
     pub resync: Duration,
+    /// The loop's publisher, for the write counts of /status (set once the loop starts).
+    pub publisher: std::sync::OnceLock<status::Publisher>,
 }
 
 /// Runs the controller until SIGTERM or SIGINT.

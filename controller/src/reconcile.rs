@@ -156,6 +156,7 @@ pub async fn reconcile(
         let mut status = shared.status.write().await;
         let s = status.apps.entry(app.name.clone()).or_default();
         s.reconciles += 1;
+        s.objects_written += (applied + pruned) as u64;
         s.applied = applied;
         s.unchanged = summary.unchanged;
         s.pruned = pruned;
@@ -170,7 +171,9 @@ pub async fn reconcile(
             s.last_sync = Some(now());
             s.failures = 0;
         }
-        s.clone()
+        let snapshot = s.clone();
+        status.writes.objects += (applied + pruned) as u64;
+        snapshot
     };
     if !failed {
         let secs = k8s_openapi::jiff::Timestamp::now().as_second();

@@ -16,7 +16,9 @@
 //! written, up to [`MAX_OBJECT_EVENTS`] per reconcile so a first apply of thousands of objects does
 //! not flood the API server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use kiln_reconciler::{ApplySetRef, ObjectId};
@@ -81,6 +83,8 @@ pub struct AppStatus {
     pub reconciles: u64,
     /// Consecutive failures (the backoff exponent).
     pub failures: u32,
+    /// Objects written (applied or pruned) since the controller started.
+    pub objects_written: u64,
     /// RFC 3339.
     pub last_sync: Option<String>,
 }
@@ -107,7 +111,18 @@ pub struct Status {
     pub head_signer: Option<String>,
     /// Once the first fetch and compile succeeded.
     pub ready: bool,
+    /// Every write to the API server since start, by what was written.
+    pub writes: WriteCounts,
     pub apps: BTreeMap<String, AppStatus>,
+}
+
+/// Writes to the API server, counted where they are made (the Lease's renewals aside): objects
+/// applied or pruned, status annotation patches, Events (a repeated Event is a patch).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct WriteCounts {
+    pub objects: u64,
+    pub annotations: u64,
+    pub events: u64,
 }
 
 /// RFC 3339 now.
@@ -120,6 +135,12 @@ pub fn now() -> String {
 pub struct Publisher {
     client: kube::Client,
     recorder: Recorder,
+    /// Annotations last written per parent, without `last-sync`: a status that did not change
+    /// is not written again, so a resync without drift writes nothing.
+    written: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    /// Counts of annotation patches and Events.
+    pub annotations: Arc<AtomicU64>,
+    pub events: Arc<AtomicU64>,
 }
 
 impl Publisher {
@@ -131,11 +152,15 @@ impl Publisher {
         Publisher {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            written: Arc::default(),
+            annotations: Arc::default(),
+            events: Arc::default(),
         }
     }
 
-    /// Puts the status on the app's ApplySet parent, when the parent exists. Returns whether it
-    /// was written.
+    /// Puts the status on the app's ApplySet parent, when the parent exists and the status
+    /// changed since it was last put there (`last-sync` alone does not count: /status and the
+    /// metric have every sync). Returns whether the parent holds it.
     pub async fn annotate(&self, s: &AppStatus) -> bool {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
         let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
@@ -151,11 +176,28 @@ impl Publisher {
             a("last-error"): s.last_error,
             a("last-sync"): s.last_sync,
         }}});
+        let key = format!("{}/{name}", s.applyset_namespace);
+        let mut compared = patch.clone();
+        if let Some(a) = compared["metadata"]["annotations"].as_object_mut() {
+            a.remove(&format!("{PREFIX}last-sync"));
+        }
+        if self.lock().get(&key) == Some(&compared) {
+            return true;
+        }
         let pp = PatchParams {
             field_manager: Some(STATUS_MANAGER.into()),
             ..PatchParams::default()
         };
-        api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok()
+        let ok = api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok();
+        if ok {
+            self.annotations.fetch_add(1, Ordering::Relaxed);
+            self.lock().insert(key, compared);
+        }
+        ok
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, serde_json::Value>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// An Event on the app's ApplySet parent.
@@ -191,7 +233,9 @@ impl Publisher {
             secondary: None,
         };
         // An Event that cannot be written is not a reason to stop reconciling.
-        let _ = self.recorder.publish(&ev, &reference).await;
+        if self.recorder.publish(&ev, &reference).await.is_ok() {
+            self.events.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

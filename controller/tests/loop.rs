@@ -87,6 +87,10 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
     assert_eq!(s["apps"]["a"]["compiles"], 2, "{s:#}");
     assert_eq!(s["apps"]["b"]["compiles"], 1, "b was not touched: {s:#}");
     assert_eq!(s["apps"]["a"]["applied"], 1, "only a1 changed: {s:#}");
+    // Written since start (the /status counts): a's four objects and then a1; b's one object.
+    assert_eq!(s["apps"]["a"]["objects_written"], 5, "{s:#}");
+    assert_eq!(s["apps"]["b"]["objects_written"], 1, "{s:#}");
+    assert_eq!(s["writes"]["objects"], 6, "{s:#}");
     assert_eq!(s["apps"]["a"]["unchanged"], 3, "{s:#}");
     assert_eq!(
         s["apps"]["b"]["reconciles"], 1,
