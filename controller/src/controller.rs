@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kiln_gitops::Credentials;
-use kiln_reconciler::Manifest;
+use kiln_reconciler::{Cluster, Manifest};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use sha2::{Digest, Sha256};
@@ -139,6 +139,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         compiled: Compiled::default(),
         refused_head: None,
         targets: BTreeMap::new(),
+        cluster: None,
+        discovered: Instant::now(),
     }
     .run()
     .await;
@@ -192,6 +194,9 @@ struct Loop {
     /// A head refused as a whole (no or bad kiln.toml): not compiled again until it moves.
     refused_head: Option<String>,
     targets: BTreeMap<String, AppTarget>,
+    /// The API discovery shared by the apps' reconciles, and when it was made.
+    cluster: Option<Cluster>,
+    discovered: Instant,
 }
 
 impl Loop {
@@ -254,9 +259,19 @@ impl Loop {
         let Some(target) = self.targets.get(name).cloned() else {
             return;
         };
+        // One discovery serves every app: it is read again for a new head (its commits may add
+        // CRDs), after a failed run, and at least every resync interval.
+        if self.cluster.is_none() || self.discovered.elapsed() >= self.shared.resync {
+            self.cluster = Some(Cluster::new(self.client.clone()));
+            self.discovered = Instant::now();
+            self.shared.status.write().await.discoveries += 1;
+        }
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
         let outcome = reconcile(
             &target,
-            &self.client,
+            cluster,
             &self.shared,
             &self.publisher,
             self.leader.clone(),
@@ -276,6 +291,7 @@ impl Loop {
                 t.due = Instant::now() + after;
             }
             Err(e) => {
+                self.cluster = None;
                 self.shared.metrics.error(name, e.kind());
                 let Action::Requeue(after) = error_policy(&e, t.failures);
                 t.failures += 1;
@@ -394,6 +410,7 @@ impl Loop {
     /// (due now); a failed build keeps the last good one and is reported.
     async fn take(&mut self, compiled: Compiled) {
         let head = compiled.commit.clone();
+        self.cluster = None;
         // 1. Apps removed from kiln.toml (its file parsed: a broken kiln.toml never gets here).
         let removed: Vec<String> = self
             .targets

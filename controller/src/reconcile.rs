@@ -76,7 +76,7 @@ pub fn error_policy(error: &Error, failures: u32) -> Action {
 /// Brings one app's objects to its last good build.
 pub async fn reconcile(
     target: &AppTarget,
-    client: &kube::Client,
+    cluster: &mut Cluster,
     shared: &Shared,
     publisher: &Publisher,
     mut leader: watch::Receiver<bool>,
@@ -95,10 +95,9 @@ pub async fn reconcile(
     opts.policy.desired_complete = true;
     opts.policy.allow_mass_prune = target.removed;
     let started = Instant::now();
-    let mut cluster = Cluster::new(client.clone());
     // 3. Only while leading: losing the lease drops the run at its next await point.
     let report: Report = tokio::select! {
-        r = kiln_reconciler::reconcile(&mut cluster, desired, &opts) => r.map_err(|e| Error::Plan(e.to_string()))?,
+        r = kiln_reconciler::reconcile(cluster, desired, &opts) => r.map_err(|e| Error::Plan(e.to_string()))?,
         _ = leader.wait_for(|l| !*l) => return Err(Error::LostLease),
     };
     let label = crate::metrics::Metrics::app(&app.name);

@@ -113,6 +113,9 @@ pub struct Status {
     pub ready: bool,
     /// Every write to the API server since start, by what was written.
     pub writes: WriteCounts,
+    /// API discoveries made since start (one serves every app until the next head, a failed
+    /// run, or the resync interval).
+    pub discoveries: u64,
     pub apps: BTreeMap<String, AppStatus>,
 }
 

@@ -63,6 +63,10 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
         applied(s, "a").as_deref() == Some(&c1) && applied(s, "b").as_deref() == Some(&c1)
     });
     assert_eq!(s["leader"], true);
+    assert_eq!(
+        s["discoveries"], 1,
+        "one API discovery serves both apps' reconciles: {s:#}"
+    );
     assert_eq!(s["apps"]["a"]["condition"], "Ready");
     assert_eq!(s["apps"]["a"]["applied"], 4, "{s:#}");
     for n in ["a1", "a2", "a3"] {
