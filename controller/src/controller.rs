@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kiln_gitops::Credentials;
+use kiln_gitops::{App, Credentials};
 use kiln_reconciler::{Cluster, Manifest};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -126,7 +126,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     ));
 
     // 4. The loop.
-    let publisher = Publisher::new(client.clone(), &identity);
+    let followed = format!("{} {}", kiln_gitops::git::redact_url(&args.repo), args.branch);
+    let publisher = Publisher::new(client.clone(), &identity, &followed);
     let _ = shared.publisher.set(publisher.clone());
     Loop {
         source,
@@ -141,6 +142,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         targets: BTreeMap::new(),
         cluster: None,
         discovered: Instant::now(),
+        scanned: false,
     }
     .run()
     .await;
@@ -197,6 +199,8 @@ struct Loop {
     /// The API discovery shared by the apps' reconciles, and when it was made.
     cluster: Option<Cluster>,
     discovered: Instant,
+    /// Whether the parents of apps managed before this process started were looked for.
+    scanned: bool,
 }
 
 impl Loop {
@@ -411,6 +415,12 @@ impl Loop {
     async fn take(&mut self, compiled: Compiled) {
         let head = compiled.commit.clone();
         self.cluster = None;
+        // 0. Once: apps this controller managed before it started (their parents' annotations
+        //    name the repository and branch), so that an app removed while no controller ran
+        //    is still kept-and-reported or pruned.
+        if !self.scanned {
+            self.scan_managed(&compiled).await;
+        }
         // 1. Apps removed from kiln.toml (its file parsed: a broken kiln.toml never gets here).
         let removed: Vec<String> = self
             .targets
@@ -556,7 +566,7 @@ impl Loop {
             s.last_attempted_commit = Some(head.to_string());
             s.condition = Condition::Reconciling;
             s.message = format!(
-                "app {name} was removed from kiln.toml at commit {head}; pruning its objects (prune_removed_apps = true)"
+                "app {name} is not in kiln.toml at commit {head}; pruning its objects (prune_removed_apps = true)"
             );
             drop(status);
             self.shared.metrics.orphaned.get_or_create(&label).set(0);
@@ -577,7 +587,7 @@ impl Loop {
             s.last_attempted_commit = Some(head.to_string());
             s.condition = Condition::Orphaned;
             s.message = format!(
-                "app {name} was removed from kiln.toml at commit {head}; its objects are kept and no longer \
+                "app {name} is not in kiln.toml at commit {head}; its objects are kept and no longer \
                  reconciled. Put the app back to manage them again, or set `prune_removed_apps = true` at the \
                  top of kiln.toml to prune them."
             );
@@ -591,24 +601,63 @@ impl Loop {
             .await;
     }
 
+    /// Adds the apps found on the cluster (see [`Publisher::managed_apps`]) that the loop does
+    /// not know and `compiled` does not have: the next step treats them as removed.
+    async fn scan_managed(&mut self, compiled: &Compiled) {
+        let found = match self.publisher.managed_apps().await {
+            Ok(found) => found,
+            Err(e) => {
+                self.shared.status.write().await.orphan_scan_error = Some(format!(
+                    "cannot list the ApplySet parents to find apps removed while no controller ran: {e}"
+                ));
+                return;
+            }
+        };
+        self.scanned = true;
+        let mut status = self.shared.status.write().await;
+        status.orphan_scan_error = None;
+        for (name, applyset, namespace) in found {
+            if compiled.builds.contains_key(&name) || self.targets.contains_key(&name) {
+                continue;
+            }
+            let s = status.apps.entry(name.clone()).or_default();
+            s.name = name.clone();
+            s.applyset = applyset.clone();
+            s.applyset_namespace = namespace.clone();
+            self.targets.insert(
+                name.clone(),
+                AppTarget {
+                    app: App {
+                        name,
+                        paths: Vec::new(),
+                        applyset,
+                        applyset_namespace: namespace,
+                        context: None,
+                        validate: false,
+                    },
+                    desired: None,
+                    synced: None,
+                    due: Instant::now(),
+                    failures: 0,
+                    removed: false,
+                },
+            );
+        }
+    }
+
     /// A removed app whose objects were pruned: no longer known.
     async fn forget_removed(&mut self, name: &str) {
         self.targets.remove(name);
         let snapshot = self.shared.status.write().await.apps.remove(name);
         if let Some(s) = snapshot {
             let commit = s.last_attempted_commit.clone().unwrap_or_default();
-            self.publisher
-                .parent_event(
-                    &s,
-                    false,
-                    "Removed",
-                    format!(
-                        "app {} was removed from kiln.toml at commit {commit}: {} object(s) pruned (PVCs and \
-                         `kiln.dev/prune: disabled` objects kept)",
-                        s.name, s.pruned
-                    ),
-                )
-                .await;
+            let message = format!(
+                "app {} is not in kiln.toml at commit {commit}: {} object(s) pruned (PVCs and \
+                 `kiln.dev/prune: disabled` objects kept)",
+                s.name, s.pruned
+            );
+            self.publisher.disown(&s, &message).await;
+            self.publisher.parent_event(&s, false, "Removed", message).await;
         }
     }
 }

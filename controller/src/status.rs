@@ -113,6 +113,8 @@ pub struct Status {
     pub ready: bool,
     /// Every write to the API server since start, by what was written.
     pub writes: WriteCounts,
+    /// Why the apps managed before this process started could not be looked for, if so.
+    pub orphan_scan_error: Option<String>,
     /// API discoveries made since start (one serves every app until the next head, a failed
     /// run, or the resync interval).
     pub discoveries: u64,
@@ -141,13 +143,16 @@ pub struct Publisher {
     /// Annotations last written per parent, without `last-sync`: a status that did not change
     /// is not written again, so a resync without drift writes nothing.
     written: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    pub followed: String,
     /// Counts of annotation patches and Events.
     pub annotations: Arc<AtomicU64>,
     pub events: Arc<AtomicU64>,
 }
 
 impl Publisher {
-    pub fn new(client: kube::Client, identity: &str) -> Publisher {
+    /// `followed` names the repository and branch (the `followed` annotation on each parent,
+    /// by which a restarted controller finds the apps it managed).
+    pub fn new(client: kube::Client, identity: &str, followed: &str) -> Publisher {
         let reporter = Reporter {
             controller: "kiln-controller".into(),
             instance: Some(identity.to_string()),
@@ -156,6 +161,7 @@ impl Publisher {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             written: Arc::default(),
+            followed: followed.to_string(),
             annotations: Arc::default(),
             events: Arc::default(),
         }
@@ -171,6 +177,9 @@ impl Publisher {
             .name;
         let a = |k: &str| format!("{PREFIX}{k}");
         let patch = json!({"metadata": {"annotations": {
+            a("app"): s.name,
+            a("applyset"): s.applyset,
+            a("followed"): self.followed,
             a("condition"): s.condition.as_str(),
             a("message"): s.message,
             a("last-applied-commit"): s.last_applied_commit,
@@ -201,6 +210,53 @@ impl Publisher {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, serde_json::Value>> {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a removed app's parent as no longer followed (after its objects were pruned), so a
+    /// restarted controller does not take it for an app to remove again.
+    pub async fn disown(&self, s: &AppStatus, message: &str) {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
+        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
+            .object_id()
+            .name;
+        let a = |k: &str| format!("{PREFIX}{k}");
+        let patch = json!({"metadata": {"annotations": {
+            a("followed"): null,
+            a("condition"): "Removed",
+            a("message"): message,
+        }}});
+        let pp = PatchParams {
+            field_manager: Some(STATUS_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        if api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok() {
+            self.annotations.fetch_add(1, Ordering::Relaxed);
+        }
+        self.lock().remove(&format!("{}/{name}", s.applyset_namespace));
+    }
+
+    /// Apps this controller (the same repository and branch) put its status on, by the
+    /// annotations of their ApplySet parents, in any namespace: `(app, applyset, namespace)`.
+    pub async fn managed_apps(&self) -> Result<Vec<(String, String, String)>, kube::Error> {
+        let api: Api<ConfigMap> = Api::all(self.client.clone());
+        let lp = kube::api::ListParams::default().labels(kiln_reconciler::inventory::ID_LABEL);
+        let parents = api.list_metadata(&lp).await?;
+        let a = |k: &str| format!("{PREFIX}{k}");
+        Ok(parents
+            .items
+            .into_iter()
+            .filter_map(|p| {
+                let ann = p.metadata.annotations?;
+                if ann.get(&a("followed")) != Some(&self.followed) {
+                    return None;
+                }
+                Some((
+                    ann.get(&a("app"))?.clone(),
+                    ann.get(&a("applyset"))?.clone(),
+                    p.metadata.namespace?,
+                ))
+            })
+            .collect())
     }
 
     /// An Event on the app's ApplySet parent.

@@ -195,6 +195,8 @@ async fn the_example_is_accepted_and_its_rbac_is_all_the_controller_needs() {
     });
     assert_eq!(s["apps"][&app]["condition"], "Ready", "{s:#}");
     assert_eq!(s["leader"], true, "{s:#}");
+    // The cluster-wide list of ApplySet parents (apps removed while no controller ran).
+    assert_eq!(s["orphan_scan_error"], Value::Null, "{s:#}");
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     cms.get("one").await.unwrap();
     Api::<Service>::namespaced(client.clone(), &ns)

@@ -1,7 +1,8 @@
 //! Apps removed from kiln.toml: by default their objects are kept and the app is reported as
 //! orphaned (status, the parent's annotation, a Warning Event, a metric); back in kiln.toml it is
 //! managed again. With `prune_removed_apps = true` a removed app's objects are pruned (its PVC
-//! kept) and the app is forgotten.
+//! kept) and the app is forgotten. An app removed while no controller ran is found by a new
+//! controller from its parent's annotations.
 
 mod common;
 
@@ -48,7 +49,7 @@ async fn removed_apps_are_kept_and_reported_unless_kiln_toml_opts_in_to_pruning(
         )
         .write("apps/c/two.kiln", &config_map("c2", &ns, &[("V", "1")]));
     let c1 = repo.commit("three apps");
-    let ctl = Controller::start(&Settings {
+    let mut ctl = Controller::start(&Settings {
         repo: &repo,
         kubeconfig: cluster.kubeconfig(),
         lease_namespace: &ns_sys,
@@ -137,4 +138,43 @@ async fn removed_apps_are_kept_and_reported_unless_kiln_toml_opts_in_to_pruning(
         "2 object(s) pruned",
     )
     .await;
+
+    // 4. b is removed while no controller runs: a new controller finds it by its parent's
+    //    annotations and reports it as orphaned, its objects kept.
+    assert!(ctl.terminate().success());
+    repo.write("kiln.toml", &project(&ns_sys, &["a"], false));
+    let c5 = repo.commit("drop app b while the controller is down");
+    let ctl = Controller::start(&Settings {
+        repo: &repo,
+        kubeconfig: cluster.kubeconfig(),
+        lease_namespace: &ns_sys,
+        identity: "removed-2",
+        interval: "300ms",
+        resync: "2s",
+        secret: None,
+        url: None,
+        extra: &[],
+        env: &[],
+    });
+    let s = ctl.wait_for("b found orphaned after a restart", LIMIT, |s| {
+        s["apps"]["b"]["condition"] == "Orphaned"
+    });
+    assert!(s["apps"]["b"]["message"].as_str().unwrap().contains(&c5), "{s:#}");
+    assert!(
+        s["apps"]["c"].is_null(),
+        "c, pruned before, is not taken up again: {s:#}"
+    );
+    assert_eq!(s["orphan_scan_error"], Value::Null, "{s:#}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cms.get("b1").await.unwrap();
+
+    // 5. Opting in later prunes the orphan.
+    repo.write("kiln.toml", &project(&ns_sys, &["a"], true));
+    repo.commit("prune removed apps");
+    ctl.wait_for("b pruned", LIMIT, |s| s["apps"]["b"].is_null());
+    assert!(cms.get_opt("b1").await.unwrap().is_none(), "b1 is pruned");
+    cms.get("a1").await.unwrap();
+    let ann = parents.get("kiln-b").await.unwrap().metadata.annotations.unwrap();
+    assert_eq!(ann["status.kiln.dev/condition"], "Removed");
+    assert!(!ann.contains_key("status.kiln.dev/followed"), "{ann:?}");
 }
