@@ -372,6 +372,8 @@ impl Loop {
         match result {
             Ok(compiled) => {
                 self.refused_head = None;
+                // The previous head's builds, which `take` compares with (it then keeps these).
+                self.compiled = previous;
                 let signer = compiled.signer.clone();
                 self.take(compiled).await;
                 let mut s = self.shared.status.write().await;
@@ -498,8 +500,21 @@ impl Loop {
                 }
                 continue;
             }
-            let manifests: Result<Vec<Manifest>, String> =
-                build.manifests.iter().cloned().map(Manifest::new).collect();
+            // The same build as at the previous head (every file it read is the same blob): the
+            // desired set is that build's, so the app is unchanged without comparing (or even
+            // copying) its objects: a push costs nothing for the apps it did not touch.
+            let same_build = s.condition != Condition::Stalled
+                && target.desired.is_some()
+                && self
+                    .compiled
+                    .builds
+                    .get(&app.name)
+                    .is_some_and(|p| !p.failed && p.roots == build.roots && p.deps == build.deps);
+            let manifests: Result<Vec<Manifest>, String> = if same_build {
+                Ok(Vec::new())
+            } else {
+                build.manifests.iter().cloned().map(Manifest::new).collect()
+            };
             let manifests = match manifests {
                 Ok(m) => m,
                 Err(e) => {
@@ -510,10 +525,11 @@ impl Loop {
             };
             let stalled = s.condition != Condition::Ready;
             drop(status);
-            let changed = target
-                .desired
-                .as_ref()
-                .is_none_or(|(_, old)| fingerprint(old) != fingerprint(&manifests));
+            let changed = !same_build
+                && target
+                    .desired
+                    .as_ref()
+                    .is_none_or(|(_, old)| fingerprint(old) != fingerprint(&manifests));
             if changed {
                 target.desired = Some((head.clone(), manifests));
                 target.due = Instant::now();
