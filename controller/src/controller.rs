@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kiln_gitops::Credentials;
-use kiln_reconciler::Manifest;
+use kiln_gitops::{App, Credentials};
+use kiln_reconciler::{Cluster, Manifest};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use sha2::{Digest, Sha256};
@@ -16,8 +16,9 @@ use tokio::time::sleep_until;
 
 use crate::leader::{self, LeaseConfig};
 use crate::reconcile::{Action, AppTarget, error_policy, reconcile};
-use crate::source::{Compiled, Source, default_cache_dir};
+use crate::source::{Compiled, Schemas, Source, default_cache_dir};
 use crate::status::{Condition, Publisher, Status, now};
+use crate::verify::AllowedSigners;
 use crate::{Args, Shared};
 
 /// Runs until SIGTERM or SIGINT, then stops the loop (dropping a write in progress), releases
@@ -46,11 +47,24 @@ pub async fn run(args: Args) -> Result<(), String> {
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("kiln-controller-{}", std::process::id()))
     });
+    let signers = match (args.verify_commits, &args.allowed_signers) {
+        (None, _) => None,
+        (Some(crate::VerifyCommits::Ssh), Some(file)) => Some(Arc::new(AllowedSigners::load(file)?)),
+        (Some(crate::VerifyCommits::Ssh), None) => {
+            return Err("--verify-commits ssh needs --allowed-signers FILE (the trusted keys)".into());
+        }
+    };
+    let schemas = match &args.crds {
+        Some(dir) => Some(Arc::new(Schemas::load(dir)?)),
+        None => None,
+    };
     let source = Source {
         url: args.repo.clone(),
         branch: args.branch.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
         credentials,
+        schemas,
+        signers,
     };
     let shared = Arc::new(Shared {
         status: tokio::sync::RwLock::new(Status {
@@ -64,6 +78,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         webhook_secret,
         branch: args.branch.clone(),
         resync: args.resync,
+        publisher: std::sync::OnceLock::new(),
     });
 
     // 1. Shutdown on SIGTERM (Kubernetes) or SIGINT.
@@ -111,7 +126,9 @@ pub async fn run(args: Args) -> Result<(), String> {
     ));
 
     // 4. The loop.
-    let publisher = Publisher::new(client.clone(), &identity);
+    let followed = format!("{} {}", kiln_gitops::git::redact_url(&args.repo), args.branch);
+    let publisher = Publisher::new(client.clone(), &identity, &followed);
+    let _ = shared.publisher.set(publisher.clone());
     Loop {
         source,
         client,
@@ -123,6 +140,9 @@ pub async fn run(args: Args) -> Result<(), String> {
         compiled: Compiled::default(),
         refused_head: None,
         targets: BTreeMap::new(),
+        cluster: None,
+        discovered: Instant::now(),
+        scanned: false,
     }
     .run()
     .await;
@@ -176,6 +196,11 @@ struct Loop {
     /// A head refused as a whole (no or bad kiln.toml): not compiled again until it moves.
     refused_head: Option<String>,
     targets: BTreeMap<String, AppTarget>,
+    /// The API discovery shared by the apps' reconciles, and when it was made.
+    cluster: Option<Cluster>,
+    discovered: Instant,
+    /// Whether the parents of apps managed before this process started were looked for.
+    scanned: bool,
 }
 
 impl Loop {
@@ -238,14 +263,28 @@ impl Loop {
         let Some(target) = self.targets.get(name).cloned() else {
             return;
         };
+        // One discovery serves every app: it is read again for a new head (its commits may add
+        // CRDs), after a failed run, and at least every resync interval.
+        if self.cluster.is_none() || self.discovered.elapsed() >= self.shared.resync {
+            self.cluster = Some(Cluster::new(self.client.clone()));
+            self.discovered = Instant::now();
+            self.shared.status.write().await.discoveries += 1;
+        }
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
         let outcome = reconcile(
             &target,
-            &self.client,
+            cluster,
             &self.shared,
             &self.publisher,
             self.leader.clone(),
         )
         .await;
+        if target.removed && outcome.is_ok() {
+            self.forget_removed(name).await;
+            return;
+        }
         let Some(t) = self.targets.get_mut(name) else {
             return;
         };
@@ -256,6 +295,7 @@ impl Loop {
                 t.due = Instant::now() + after;
             }
             Err(e) => {
+                self.cluster = None;
                 self.shared.metrics.error(name, e.kind());
                 let Action::Requeue(after) = error_policy(&e, t.failures);
                 t.failures += 1;
@@ -332,9 +372,13 @@ impl Loop {
         match result {
             Ok(compiled) => {
                 self.refused_head = None;
+                // The previous head's builds, which `take` compares with (it then keeps these).
+                self.compiled = previous;
+                let signer = compiled.signer.clone();
                 self.take(compiled).await;
                 let mut s = self.shared.status.write().await;
                 s.head_error = None;
+                s.head_signer = signer;
                 s.ready = true;
             }
             Err(e) => {
@@ -348,6 +392,7 @@ impl Loop {
                     s.head_error = Some(message.clone());
                     s.apps
                         .values_mut()
+                        .filter(|a| a.condition != Condition::Orphaned)
                         .map(|a| {
                             a.last_attempted_commit = Some(head.clone());
                             a.condition = Condition::Stalled;
@@ -371,7 +416,23 @@ impl Loop {
     /// (due now); a failed build keeps the last good one and is reported.
     async fn take(&mut self, compiled: Compiled) {
         let head = compiled.commit.clone();
-        self.targets.retain(|name, _| compiled.builds.contains_key(name));
+        self.cluster = None;
+        // 0. Once: apps this controller managed before it started (their parents' annotations
+        //    name the repository and branch), so that an app removed while no controller ran
+        //    is still kept-and-reported or pruned.
+        if !self.scanned {
+            self.scan_managed(&compiled).await;
+        }
+        // 1. Apps removed from kiln.toml (its file parsed: a broken kiln.toml never gets here).
+        let removed: Vec<String> = self
+            .targets
+            .keys()
+            .filter(|name| !compiled.builds.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in removed {
+            self.remove_app(&name, &head, compiled.prune_removed_apps).await;
+        }
         for app in &compiled.apps {
             let Some(build) = compiled.builds.get(&app.name) else {
                 continue;
@@ -383,8 +444,11 @@ impl Loop {
                 synced: None,
                 due: Instant::now(),
                 failures: 0,
+                removed: false,
             });
             target.app = app.clone();
+            // Back in kiln.toml while its removal was being pruned: managed again.
+            target.removed = false;
             if fresh {
                 self.shared
                     .metrics
@@ -394,6 +458,15 @@ impl Loop {
             }
             let mut status = self.shared.status.write().await;
             let s = status.apps.entry(app.name.clone()).or_default();
+            if s.condition == Condition::Orphaned {
+                // Back in kiln.toml: its objects are managed again.
+                s.condition = Condition::Reconciling;
+                self.shared
+                    .metrics
+                    .orphaned
+                    .get_or_create(&crate::metrics::Metrics::app(&app.name))
+                    .set(0);
+            }
             s.name = app.name.clone();
             s.applyset = app.applyset.clone();
             s.applyset_namespace = app.applyset_namespace.clone();
@@ -427,8 +500,21 @@ impl Loop {
                 }
                 continue;
             }
-            let manifests: Result<Vec<Manifest>, String> =
-                build.manifests.iter().cloned().map(Manifest::new).collect();
+            // The same build as at the previous head (every file it read is the same blob): the
+            // desired set is that build's, so the app is unchanged without comparing (or even
+            // copying) its objects: a push costs nothing for the apps it did not touch.
+            let same_build = s.condition != Condition::Stalled
+                && target.desired.is_some()
+                && self
+                    .compiled
+                    .builds
+                    .get(&app.name)
+                    .is_some_and(|p| !p.failed && p.roots == build.roots && p.deps == build.deps);
+            let manifests: Result<Vec<Manifest>, String> = if same_build {
+                Ok(Vec::new())
+            } else {
+                build.manifests.iter().cloned().map(Manifest::new).collect()
+            };
             let manifests = match manifests {
                 Ok(m) => m,
                 Err(e) => {
@@ -439,10 +525,11 @@ impl Loop {
             };
             let stalled = s.condition != Condition::Ready;
             drop(status);
-            let changed = target
-                .desired
-                .as_ref()
-                .is_none_or(|(_, old)| fingerprint(old) != fingerprint(&manifests));
+            let changed = !same_build
+                && target
+                    .desired
+                    .as_ref()
+                    .is_none_or(|(_, old)| fingerprint(old) != fingerprint(&manifests));
             if changed {
                 target.desired = Some((head.clone(), manifests));
                 target.due = Instant::now();
@@ -468,6 +555,126 @@ impl Loop {
             }
         }
         self.compiled = compiled;
+    }
+}
+
+impl Loop {
+    /// An app removed from kiln.toml at `head`. By default its objects are kept, unmanaged, and
+    /// it is reported as orphaned (status, annotation, Event, metric) until it comes back or
+    /// its objects are deleted by hand. With `prune_removed_apps = true` its desired set becomes
+    /// empty and the next reconcile prunes its objects with every other rail (PVCs and
+    /// `kiln.dev/prune: disabled` kept); the setting confirms the mass prune.
+    async fn remove_app(&mut self, name: &str, head: &str, prune: bool) {
+        let label = crate::metrics::Metrics::app(name);
+        if prune {
+            let Some(target) = self.targets.get_mut(name) else {
+                return;
+            };
+            if target.removed {
+                return;
+            }
+            target.removed = true;
+            target.desired = Some((head.to_string(), Vec::new()));
+            target.due = Instant::now();
+            target.failures = 0;
+            let mut status = self.shared.status.write().await;
+            let s = status.apps.entry(name.to_string()).or_default();
+            s.last_attempted_commit = Some(head.to_string());
+            s.condition = Condition::Reconciling;
+            s.message = format!(
+                "app {name} is not in kiln.toml at commit {head}; pruning its objects (prune_removed_apps = true)"
+            );
+            drop(status);
+            self.shared.metrics.orphaned.get_or_create(&label).set(0);
+            return;
+        }
+        // Kept (not reconciled: no desired set), so that a later `prune_removed_apps = true`
+        // still prunes it and a return to kiln.toml manages it again.
+        if let Some(target) = self.targets.get_mut(name) {
+            target.desired = None;
+            target.removed = false;
+        }
+        let snapshot = {
+            let mut status = self.shared.status.write().await;
+            let s = status.apps.entry(name.to_string()).or_default();
+            if s.condition == Condition::Orphaned {
+                return;
+            }
+            s.last_attempted_commit = Some(head.to_string());
+            s.condition = Condition::Orphaned;
+            s.message = format!(
+                "app {name} is not in kiln.toml at commit {head}; its objects are kept and no longer \
+                 reconciled. Put the app back to manage them again, or set `prune_removed_apps = true` at the \
+                 top of kiln.toml to prune them."
+            );
+            s.last_error = None;
+            s.clone()
+        };
+        self.shared.metrics.orphaned.get_or_create(&label).set(1);
+        self.publisher.annotate(&snapshot).await;
+        self.publisher
+            .parent_event(&snapshot, true, "Orphaned", snapshot.message.clone())
+            .await;
+    }
+
+    /// Adds the apps found on the cluster (see [`Publisher::managed_apps`]) that the loop does
+    /// not know and `compiled` does not have: the next step treats them as removed.
+    async fn scan_managed(&mut self, compiled: &Compiled) {
+        let found = match self.publisher.managed_apps().await {
+            Ok(found) => found,
+            Err(e) => {
+                self.shared.status.write().await.orphan_scan_error = Some(format!(
+                    "cannot list the ApplySet parents to find apps removed while no controller ran: {e}"
+                ));
+                return;
+            }
+        };
+        self.scanned = true;
+        let mut status = self.shared.status.write().await;
+        status.orphan_scan_error = None;
+        for (name, applyset, namespace) in found {
+            if compiled.builds.contains_key(&name) || self.targets.contains_key(&name) {
+                continue;
+            }
+            let s = status.apps.entry(name.clone()).or_default();
+            s.name = name.clone();
+            s.applyset = applyset.clone();
+            s.applyset_namespace = namespace.clone();
+            self.targets.insert(
+                name.clone(),
+                AppTarget {
+                    app: App {
+                        name,
+                        paths: Vec::new(),
+                        applyset,
+                        applyset_namespace: namespace,
+                        context: None,
+                        validate: false,
+                    },
+                    desired: None,
+                    synced: None,
+                    due: Instant::now(),
+                    failures: 0,
+                    removed: false,
+                },
+            );
+        }
+    }
+
+    /// A removed app whose objects were pruned: no longer known.
+    async fn forget_removed(&mut self, name: &str) {
+        self.targets.remove(name);
+        let snapshot = self.shared.status.write().await.apps.remove(name);
+        if let Some(s) = snapshot {
+            let commit = s.last_attempted_commit.clone().unwrap_or_default();
+            let message = format!(
+                "app {} is not in kiln.toml at commit {commit}: {} object(s) pruned (PVCs and \
+                 `kiln.dev/prune: disabled` objects kept)",
+                s.name, s.pruned
+            );
+            self.publisher.disown(&s, &message).await;
+            self.publisher.parent_event(&s, false, "Removed", message).await;
+        }
     }
 }
 

@@ -138,7 +138,12 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.status.read().await.clone()).into_response()
+    let mut status = shared.status.read().await.clone();
+    if let Some(p) = shared.publisher.get() {
+        status.writes.annotations = p.annotations.load(std::sync::atomic::Ordering::Relaxed);
+        status.writes.events = p.events.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    axum::Json(status).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

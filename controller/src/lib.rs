@@ -15,6 +15,7 @@
 //! * [`http`]: `/webhook`, `/status`, `/metrics`, `/healthz`, `/readyz`.
 //! * [`metrics`]: Prometheus families.
 //! * [`leader`]: Lease-based leader election.
+//! * [`verify`]: commit signature verification (SSH signatures, allowed signers).
 
 pub mod controller;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod source;
 pub mod status;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +65,20 @@ pub struct Args {
     /// docs/gitops.md).
     #[arg(long)]
     pub git_token_file: Option<PathBuf>,
+    /// Validate the manifests of apps with `validate = true` (kiln.toml) against the CRDs under
+    /// this folder (`*.yaml`, `*.yml`), as `kiln plan --git-base --crds` does; a commit whose
+    /// objects break a schema is refused like one that does not compile.
+    #[arg(long)]
+    pub crds: Option<PathBuf>,
+    /// Verify the signature of each new head before anything of it is compiled or applied:
+    /// `ssh` checks SSH signatures (`gpg.format=ssh`) against --allowed-signers. An unsigned,
+    /// untrusted or OpenPGP-signed head is refused and reported; the last good commit stays.
+    #[arg(long, value_enum)]
+    pub verify_commits: Option<VerifyCommits>,
+    /// The trusted keys, in OpenSSH's allowed-signers format (git's
+    /// `gpg.ssh.allowedSignersFile`); read at start.
+    #[arg(long, requires = "verify_commits")]
+    pub allowed_signers: Option<PathBuf>,
     /// Namespace of the leader-election Lease.
     #[arg(long, default_value = "kiln-system")]
     pub lease_namespace: String,
@@ -77,6 +93,13 @@ pub struct Args {
     pub identity: Option<String>,
 }
 
+/// What `--verify-commits` checks.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyCommits {
+    /// SSH signatures against `--allowed-signers`.
+    Ssh,
+}
+
 /// State shared by the loop and the HTTP handlers.
 pub struct Shared {
     pub status: RwLock<status::Status>,
@@ -86,6 +109,8 @@ pub struct Shared {
     pub webhook_secret: Option<Vec<u8>>,
     pub branch: String,
     pub resync: Duration,
+    /// The loop's publisher, for the write counts of /status (set once the loop starts).
+    pub publisher: std::sync::OnceLock<status::Publisher>,
 }
 
 /// Runs the controller until SIGTERM or SIGINT.

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub compiles: Family<AppLabel, Counter>,
     pub errors: Family<ErrorLabel, Counter>,
     pub last_sync: Family<AppLabel, Gauge>,
+    pub orphaned: Family<AppLabel, Gauge>,
     pub fetch_duration: Histogram,
     pub fetches: Counter,
     pub leader: Gauge,
@@ -57,6 +58,7 @@ impl Metrics {
             compiles: Family::default(),
             errors: Family::default(),
             last_sync: Family::default(),
+            orphaned: Family::default(),
             fetch_duration: duration_histogram(),
             fetches: Counter::default(),
             leader: Gauge::default(),
@@ -97,6 +99,11 @@ impl Metrics {
                 "last_successful_sync_timestamp_seconds",
                 "Unix time of the last reconcile of an app that succeeded",
                 m.last_sync.clone(),
+            );
+            r.register(
+                "app_orphaned",
+                "1 while an app removed from kiln.toml keeps its objects unmanaged",
+                m.orphaned.clone(),
             );
             r.register(
                 "fetch_duration_seconds",

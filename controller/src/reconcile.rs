@@ -53,6 +53,9 @@ pub struct AppTarget {
     pub synced: Option<String>,
     pub due: Instant,
     pub failures: u32,
+    /// Removed from kiln.toml with `prune_removed_apps`: its desired set is empty, and the
+    /// mass-prune guard is confirmed by that setting.
+    pub removed: bool,
 }
 
 /// The shortest and longest backoff.
@@ -73,7 +76,7 @@ pub fn error_policy(error: &Error, failures: u32) -> Action {
 /// Brings one app's objects to its last good build.
 pub async fn reconcile(
     target: &AppTarget,
-    client: &kube::Client,
+    cluster: &mut Cluster,
     shared: &Shared,
     publisher: &Publisher,
     mut leader: watch::Receiver<bool>,
@@ -90,11 +93,11 @@ pub async fn reconcile(
     let mut opts = Options::new(ApplySetRef::new(&app.applyset, &app.applyset_namespace));
     opts.policy.prune = true;
     opts.policy.desired_complete = true;
+    opts.policy.allow_mass_prune = target.removed;
     let started = Instant::now();
-    let mut cluster = Cluster::new(client.clone());
     // 3. Only while leading: losing the lease drops the run at its next await point.
     let report: Report = tokio::select! {
-        r = kiln_reconciler::reconcile(&mut cluster, desired, &opts) => r.map_err(|e| Error::Plan(e.to_string()))?,
+        r = kiln_reconciler::reconcile(cluster, desired, &opts) => r.map_err(|e| Error::Plan(e.to_string()))?,
         _ = leader.wait_for(|l| !*l) => return Err(Error::LostLease),
     };
     let label = crate::metrics::Metrics::app(&app.name);
@@ -152,6 +155,7 @@ pub async fn reconcile(
         let mut status = shared.status.write().await;
         let s = status.apps.entry(app.name.clone()).or_default();
         s.reconciles += 1;
+        s.objects_written += (applied + pruned) as u64;
         s.applied = applied;
         s.unchanged = summary.unchanged;
         s.pruned = pruned;
@@ -166,7 +170,9 @@ pub async fn reconcile(
             s.last_sync = Some(now());
             s.failures = 0;
         }
-        s.clone()
+        let snapshot = s.clone();
+        status.writes.objects += (applied + pruned) as u64;
+        snapshot
     };
     if !failed {
         let secs = k8s_openapi::jiff::Timestamp::now().as_second();

@@ -11,11 +11,14 @@
 //! ```
 //!
 //! Events (`kubectl events -n kiln-system --for configmap/kiln-team-a`) go on the parent for
-//! every outcome (Applied, Pruned, Refused, DriftCorrected, ReconcileFailed) and on the objects
+//! every outcome (Applied, Pruned, Refused, DriftCorrected, ReconcileFailed, Orphaned, Removed)
+//! and on the objects
 //! written, up to [`MAX_OBJECT_EVENTS`] per reconcile so a first apply of thousands of objects does
 //! not flood the API server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use kiln_reconciler::{ApplySetRef, ObjectId};
@@ -41,6 +44,9 @@ pub enum Condition {
     Ready,
     /// The last attempt failed (compile error, refused prune, apply error); retried with backoff.
     Stalled,
+    /// Removed from kiln.toml while its objects were kept (no `prune_removed_apps`): nothing
+    /// reconciles them any more.
+    Orphaned,
 }
 
 impl Condition {
@@ -49,6 +55,7 @@ impl Condition {
             Condition::Reconciling => "Reconciling",
             Condition::Ready => "Ready",
             Condition::Stalled => "Stalled",
+            Condition::Orphaned => "Orphaned",
         }
     }
 }
@@ -76,6 +83,8 @@ pub struct AppStatus {
     pub reconciles: u64,
     /// Consecutive failures (the backoff exponent).
     pub failures: u32,
+    /// Objects written (applied or pruned) since the controller started.
+    pub objects_written: u64,
     /// RFC 3339.
     pub last_sync: Option<String>,
 }
@@ -94,11 +103,31 @@ pub struct Status {
     pub last_fetch_error: Option<String>,
     pub last_webhook: Option<String>,
     pub webhooks: u64,
-    /// Why the head as a whole was refused (no or bad kiln.toml), if it was.
+    /// Why the head as a whole was refused (no or bad kiln.toml, an unsigned or untrusted
+    /// signature), if it was.
     pub head_error: Option<String>,
+    /// Who signed the last head taken (with `--verify-commits`): principals, key type and
+    /// fingerprint.
+    pub head_signer: Option<String>,
     /// Once the first fetch and compile succeeded.
     pub ready: bool,
+    /// Every write to the API server since start, by what was written.
+    pub writes: WriteCounts,
+    /// Why the apps managed before this process started could not be looked for, if so.
+    pub orphan_scan_error: Option<String>,
+    /// API discoveries made since start (one serves every app until the next head, a failed
+    /// run, or the resync interval).
+    pub discoveries: u64,
     pub apps: BTreeMap<String, AppStatus>,
+}
+
+/// Writes to the API server, counted where they are made (the Lease's renewals aside): objects
+/// applied or pruned, status annotation patches, Events (a repeated Event is a patch).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct WriteCounts {
+    pub objects: u64,
+    pub annotations: u64,
+    pub events: u64,
 }
 
 /// RFC 3339 now.
@@ -111,10 +140,19 @@ pub fn now() -> String {
 pub struct Publisher {
     client: kube::Client,
     recorder: Recorder,
+    /// Annotations last written per parent, without `last-sync`: a status that did not change
+    /// is not written again, so a resync without drift writes nothing.
+    written: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    pub followed: String,
+    /// Counts of annotation patches and Events.
+    pub annotations: Arc<AtomicU64>,
+    pub events: Arc<AtomicU64>,
 }
 
 impl Publisher {
-    pub fn new(client: kube::Client, identity: &str) -> Publisher {
+    /// `followed` names the repository and branch (the `followed` annotation on each parent,
+    /// by which a restarted controller finds the apps it managed).
+    pub fn new(client: kube::Client, identity: &str, followed: &str) -> Publisher {
         let reporter = Reporter {
             controller: "kiln-controller".into(),
             instance: Some(identity.to_string()),
@@ -122,11 +160,16 @@ impl Publisher {
         Publisher {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            written: Arc::default(),
+            followed: followed.to_string(),
+            annotations: Arc::default(),
+            events: Arc::default(),
         }
     }
 
-    /// Puts the status on the app's ApplySet parent, when the parent exists. Returns whether it
-    /// was written.
+    /// Puts the status on the app's ApplySet parent, when the parent exists and the status
+    /// changed since it was last put there (`last-sync` alone does not count: /status and the
+    /// metric have every sync). Returns whether the parent holds it.
     pub async fn annotate(&self, s: &AppStatus) -> bool {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
         let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
@@ -134,6 +177,9 @@ impl Publisher {
             .name;
         let a = |k: &str| format!("{PREFIX}{k}");
         let patch = json!({"metadata": {"annotations": {
+            a("app"): s.name,
+            a("applyset"): s.applyset,
+            a("followed"): self.followed,
             a("condition"): s.condition.as_str(),
             a("message"): s.message,
             a("last-applied-commit"): s.last_applied_commit,
@@ -142,11 +188,75 @@ impl Publisher {
             a("last-error"): s.last_error,
             a("last-sync"): s.last_sync,
         }}});
+        let key = format!("{}/{name}", s.applyset_namespace);
+        let mut compared = patch.clone();
+        if let Some(a) = compared["metadata"]["annotations"].as_object_mut() {
+            a.remove(&format!("{PREFIX}last-sync"));
+        }
+        if self.lock().get(&key) == Some(&compared) {
+            return true;
+        }
         let pp = PatchParams {
             field_manager: Some(STATUS_MANAGER.into()),
             ..PatchParams::default()
         };
-        api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok()
+        let ok = api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok();
+        if ok {
+            self.annotations.fetch_add(1, Ordering::Relaxed);
+            self.lock().insert(key, compared);
+        }
+        ok
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, serde_json::Value>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a removed app's parent as no longer followed (after its objects were pruned), so a
+    /// restarted controller does not take it for an app to remove again.
+    pub async fn disown(&self, s: &AppStatus, message: &str) {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
+        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
+            .object_id()
+            .name;
+        let a = |k: &str| format!("{PREFIX}{k}");
+        let patch = json!({"metadata": {"annotations": {
+            a("followed"): null,
+            a("condition"): "Removed",
+            a("message"): message,
+        }}});
+        let pp = PatchParams {
+            field_manager: Some(STATUS_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        if api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok() {
+            self.annotations.fetch_add(1, Ordering::Relaxed);
+        }
+        self.lock().remove(&format!("{}/{name}", s.applyset_namespace));
+    }
+
+    /// Apps this controller (the same repository and branch) put its status on, by the
+    /// annotations of their ApplySet parents, in any namespace: `(app, applyset, namespace)`.
+    pub async fn managed_apps(&self) -> Result<Vec<(String, String, String)>, kube::Error> {
+        let api: Api<ConfigMap> = Api::all(self.client.clone());
+        let lp = kube::api::ListParams::default().labels(kiln_reconciler::inventory::ID_LABEL);
+        let parents = api.list_metadata(&lp).await?;
+        let a = |k: &str| format!("{PREFIX}{k}");
+        Ok(parents
+            .items
+            .into_iter()
+            .filter_map(|p| {
+                let ann = p.metadata.annotations?;
+                if ann.get(&a("followed")) != Some(&self.followed) {
+                    return None;
+                }
+                Some((
+                    ann.get(&a("app"))?.clone(),
+                    ann.get(&a("applyset"))?.clone(),
+                    p.metadata.namespace?,
+                ))
+            })
+            .collect())
     }
 
     /// An Event on the app's ApplySet parent.
@@ -182,7 +292,9 @@ impl Publisher {
             secondary: None,
         };
         // An Event that cannot be written is not a reason to stop reconciling.
-        let _ = self.recorder.publish(&ev, &reference).await;
+        if self.recorder.publish(&ev, &reference).await.is_ok() {
+            self.events.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -50,6 +50,9 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
         interval: "300ms",
         resync: "1h",
         secret: None,
+        url: None,
+        extra: &[],
+        env: &[],
     });
     let cms_a: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_a);
     let cms_b: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_b);
@@ -60,6 +63,10 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
         applied(s, "a").as_deref() == Some(&c1) && applied(s, "b").as_deref() == Some(&c1)
     });
     assert_eq!(s["leader"], true);
+    assert_eq!(
+        s["discoveries"], 1,
+        "one API discovery serves both apps' reconciles: {s:#}"
+    );
     assert_eq!(s["apps"]["a"]["condition"], "Ready");
     assert_eq!(s["apps"]["a"]["applied"], 4, "{s:#}");
     for n in ["a1", "a2", "a3"] {
@@ -84,6 +91,10 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
     assert_eq!(s["apps"]["a"]["compiles"], 2, "{s:#}");
     assert_eq!(s["apps"]["b"]["compiles"], 1, "b was not touched: {s:#}");
     assert_eq!(s["apps"]["a"]["applied"], 1, "only a1 changed: {s:#}");
+    // Written since start (the /status counts): a's four objects and then a1; b's one object.
+    assert_eq!(s["apps"]["a"]["objects_written"], 5, "{s:#}");
+    assert_eq!(s["apps"]["b"]["objects_written"], 1, "{s:#}");
+    assert_eq!(s["writes"]["objects"], 6, "{s:#}");
     assert_eq!(s["apps"]["a"]["unchanged"], 3, "{s:#}");
     assert_eq!(
         s["apps"]["b"]["reconciles"], 1,
@@ -142,19 +153,7 @@ async fn follows_the_branch_incrementally_and_keeps_the_last_good_commit() {
     assert_eq!(ann["status.kiln.dev/condition"], "Stalled");
     assert_eq!(ann["status.kiln.dev/last-applied-commit"], c3);
     assert_eq!(ann["status.kiln.dev/last-attempted-commit"], c4);
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(cluster.client().clone(), &ns_sys);
-    let refused = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|e| {
-            e.reason.as_deref() == Some("Refused")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("kiln-a")
-        });
-    let refused = refused.expect("a Refused Event on the ApplySet parent");
-    assert!(refused.note.unwrap().contains("does not compile"));
+    common::wait_for_event(cluster.client(), &ns_sys, "kiln-a", "Refused", "does not compile").await;
     let (_, metrics) = common::http(&ctl.addr, "GET", "/metrics", &[], b"");
     assert!(
         metrics.contains("kiln_controller_errors_total{app=\"a\",kind=\"compile\"} 1"),

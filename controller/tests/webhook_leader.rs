@@ -41,6 +41,9 @@ async fn webhooks_are_authenticated_and_drift_is_corrected_at_resync() {
         interval: "1h",
         resync: "2s",
         secret: Some("s3cret"),
+        url: None,
+        extra: &[],
+        env: &[],
     });
     ctl.wait_for("the first commit", LIMIT, |s| {
         applied(s, "a").as_deref() == Some(&c1)
@@ -62,20 +65,35 @@ async fn webhooks_are_authenticated_and_drift_is_corrected_at_resync() {
         assert!(start.elapsed() < LIMIT, "drift not corrected: {:#}", ctl.status());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(cluster.client().clone(), &ns);
-    let corrected = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .any(|e| {
-            e.reason.as_deref() == Some("DriftCorrected")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("flags")
-        });
-    assert!(corrected, "a DriftCorrected Event on the object");
+    common::wait_for_event(cluster.client(), &ns, "flags", "DriftCorrected", "").await;
+    let s = ctl.status();
+    assert!(s["apps"]["a"]["objects_written"].as_u64().unwrap() >= 2, "{s:#}");
 
-    // 2. A push with a bad signature: 401, nothing fetched.
+    // 2. Resyncs without drift (every 2 s) write nothing: no object, annotation or Event (the
+    //    counts of /status), and neither the object nor the ApplySet parent changes.
+    let reconciles = |s: &Value| s["apps"]["a"]["reconciles"].as_u64().unwrap();
+    let after_fix = reconciles(&s);
+    let base = ctl.wait_for("a resync after the correction", LIMIT, |s| {
+        reconciles(s) > after_fix
+    });
+    let parents: Api<ConfigMap> = Api::namespaced(cluster.client().clone(), &ns_sys);
+    let rv = |cm: ConfigMap| cm.metadata.resource_version.unwrap();
+    let (object_rv, parent_rv) = (
+        rv(cms.get("flags").await.unwrap()),
+        rv(parents.get("kiln-a").await.unwrap()),
+    );
+    let later = ctl.wait_for("two more resyncs", LIMIT, |s| {
+        reconciles(s) >= reconciles(&base) + 2
+    });
+    assert_eq!(later["writes"], base["writes"], "{later:#}");
+    assert_eq!(
+        later["apps"]["a"]["objects_written"],
+        base["apps"]["a"]["objects_written"]
+    );
+    assert_eq!(rv(cms.get("flags").await.unwrap()), object_rv);
+    assert_eq!(rv(parents.get("kiln-a").await.unwrap()), parent_rv);
+
+    // 3. A push with a bad signature: 401, nothing fetched.
     repo.write("apps/a/main.kiln", &config_map("flags", &ns, &[("V", "2")]));
     let c2 = repo.commit("second");
     let body = br#"{"ref":"refs/heads/main"}"#;
@@ -129,7 +147,7 @@ async fn webhooks_are_authenticated_and_drift_is_corrected_at_resync() {
     assert_eq!(s["fetches"].as_u64().unwrap(), fetches, "nothing fetched: {s:#}");
     assert_eq!(applied(&s, "a").as_deref(), Some(c1.as_str()));
 
-    // 3. A good signature: reconciled without waiting for the interval.
+    // 4. A good signature: reconciled without waiting for the interval.
     let good = github_signature("s3cret", body);
     let (code, _) = http(
         &ctl.addr,
@@ -178,6 +196,9 @@ async fn only_the_leader_writes_and_a_follower_takes_over() {
         interval: "300ms",
         resync: "1h",
         secret: None,
+        url: None,
+        extra: &[],
+        env: &[],
     };
     let mut one = Controller::start(&settings("one"));
     one.wait_for("one to lead and apply", LIMIT, |s| {

@@ -1,6 +1,9 @@
 //! The project file, `kiln.toml` at the repository root: which apps the repository holds.
 //!
 //! ```toml
+//! prune_removed_apps = false     # optional: `kiln controller` prunes the objects of an app
+//!                                # removed from this file (default: keeps them, reports it)
+//!
 //! [[app]]
 //! name = "team-a"                # unique; also the default ApplySet name
 //! paths = ["apps/team-a"]        # files or directories (searched for *.kiln), from the root
@@ -57,6 +60,9 @@ impl App {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Project {
     pub apps: Vec<App>,
+    /// `kiln controller` prunes the objects of an app removed from the file (docs/controller.md);
+    /// default false: they are kept and the app is reported as orphaned.
+    pub prune_removed_apps: bool,
 }
 
 impl Project {
@@ -174,7 +180,7 @@ pub fn within(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
-const TOP_KEYS: &[&str] = &["app"];
+const TOP_KEYS: &[&str] = &["app", "prune_removed_apps"];
 const APP_KEYS: &[&str] = &["name", "paths", "applyset", "namespace", "context", "validate"];
 
 /// Parses `kiln.toml` (already added to a source map as `file`). Returns the project when the
@@ -223,11 +229,24 @@ pub fn parse(text: &str, file: FileId, tree: &dyn RepoTree) -> (Option<Project>,
             .with_help("write each app as its own `[[app]]` table"),
         ),
     }
+    let prune_removed_apps = match root.get_key_value("prune_removed_apps") {
+        None => false,
+        Some((k, item)) => item.as_bool().unwrap_or_else(|| {
+            diags.push(wrong_type(
+                "prune_removed_apps",
+                "true or false",
+                item,
+                span(k.span()).to(span(item.span())),
+            ));
+            false
+        }),
+    };
     check_names(&apps, &mut diags);
     check_claims(&apps, &mut diags);
     let failed = diags.iter().any(Diagnostic::is_error);
     let project = Project {
         apps: apps.into_iter().map(|(a, _)| a).collect(),
+        prune_removed_apps,
     };
     (if failed { None } else { Some(project) }, diags)
 }
@@ -646,5 +665,19 @@ mod tests {
             ("bee", "ops", Some("prod"), false)
         );
         assert!(a.owns("apps/a/main.kiln") && !a.owns("apps/ab/x.kiln"));
+        assert!(!project.prune_removed_apps, "removed apps are kept by default");
+    }
+
+    #[test]
+    fn prune_removed_apps_is_a_boolean() {
+        let tree = Files(vec!["apps/a/main.kiln"]);
+        let app = "[[app]]\nname = \"a\"\npaths = [\"apps/a\"]\n";
+        let (project, diags) = parse(&format!("prune_removed_apps = true\n{app}"), FileId(0), &tree);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(project.unwrap().prune_removed_apps);
+        let (project, diags) = parse(&format!("prune_removed_apps = \"yes\"\n{app}"), FileId(0), &tree);
+        assert!(project.is_none());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("must be true or false"), "{diags:?}");
     }
 }

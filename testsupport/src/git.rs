@@ -129,6 +129,34 @@ impl TestRepo {
             .to_string()
     }
 
+    /// Commits everything signed with the SSH private key `key` (`gpg.format=ssh`, git runs
+    /// `ssh-keygen -Y sign`) and pushes `main`; returns the commit id.
+    pub fn commit_signed(&mut self, message: &str, key: &Path) -> String {
+        git(&self.work, &["add", "-A"], self.commits);
+        self.commits += 1;
+        let signing_key = format!("user.signingkey={}", key.display());
+        git(
+            &self.work,
+            &[
+                "-c",
+                "gpg.format=ssh",
+                "-c",
+                &signing_key,
+                "commit",
+                "-q",
+                "-S",
+                "--allow-empty",
+                "-m",
+                message,
+            ],
+            self.commits,
+        );
+        git(&self.work, &["push", "-q", "origin", "main"], self.commits);
+        git(&self.work, &["rev-parse", "HEAD"], self.commits)
+            .trim()
+            .to_string()
+    }
+
     pub fn tag(&self, name: &str) {
         git(&self.work, &["tag", name], self.commits);
         git(&self.work, &["push", "-q", "origin", name], self.commits);

@@ -36,6 +36,12 @@ pub struct Settings<'a> {
     pub interval: &'a str,
     pub resync: &'a str,
     pub secret: Option<&'a str>,
+    /// The URL to follow instead of the bare remote's path (a network transport).
+    pub url: Option<&'a str>,
+    /// More command-line arguments (`--lease-name`, `--crds`, ...).
+    pub extra: &'a [&'a str],
+    /// Environment of the process (`KILN_GIT_SSH_KEY`, ...).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Controller {
@@ -43,7 +49,8 @@ impl Controller {
         let log = s.repo.base.join(format!("{}.log", s.identity));
         let cache = s.repo.base.join(format!("cache-{}", s.identity));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-controller"));
-        cmd.args(["--repo", s.repo.remote.to_str().unwrap(), "--branch", "main"])
+        let url = s.url.unwrap_or_else(|| s.repo.remote.to_str().unwrap());
+        cmd.args(["--repo", url, "--branch", "main"])
             .args([
                 "--interval",
                 s.interval,
@@ -64,6 +71,7 @@ impl Controller {
                 "--identity",
                 s.identity,
             ]);
+        cmd.args(s.extra).envs(s.env.iter().copied());
         if let Some(secret) = s.secret {
             let file = s.repo.base.join(format!("secret-{}", s.identity));
             std::fs::write(&file, format!("{secret}\n")).unwrap();
@@ -165,4 +173,31 @@ pub fn github_signature(secret: &str, body: &[u8]) -> String {
         "sha256={}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
+}
+
+/// Waits (up to a minute) for an Event with `reason` about the object `name` in `ns` whose
+/// note contains `note`, and returns the note. Events are written after /status shows the run
+/// they tell of, so tests poll for them.
+pub async fn wait_for_event(client: &kube::Client, ns: &str, name: &str, reason: &str, note: &str) -> String {
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    loop {
+        let seen: Vec<(String, String)> = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect();
+        if let Some((_, n)) = seen.iter().find(|(r, n)| r == reason && n.contains(note)) {
+            return n.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {reason} Event on {ns}/{name} with {note:?}; Events on it: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
