@@ -75,6 +75,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         }),
         metrics: crate::metrics::Metrics::new(),
         wake: tokio::sync::Notify::new(),
+        pushed: std::sync::atomic::AtomicBool::new(false),
         webhook_secret,
         branch: args.branch.clone(),
         resync: args.resync,
@@ -220,7 +221,10 @@ impl Loop {
             let mut shutdown = self.shutdown.clone();
             tokio::select! {
                 _ = sleep_until(due.into()) => {}
-                _ = self.shared.wake.notified() => next_fetch = Instant::now(),
+                _ = self.shared.wake.notified() => {
+                    self.shared.pushed.store(false, std::sync::atomic::Ordering::SeqCst);
+                    next_fetch = Instant::now();
+                }
                 _ = leader.changed() => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
@@ -244,14 +248,27 @@ impl Loop {
                 continue;
             }
             // 4. Reconcile each due app; a failing app only delays itself (its own backoff).
-            let names: Vec<String> = self
+            //    The most recently due first: the apps a new commit touched go before a resync
+            //    pass that was already under way.
+            let mut due: Vec<(Instant, String)> = self
                 .targets
                 .iter()
                 .filter(|(_, t)| t.desired.is_some() && t.due <= Instant::now())
-                .map(|(n, _)| n.clone())
+                .map(|(n, t)| (t.due, n.clone()))
                 .collect();
-            for name in names {
+            due.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            for (_, name) in due {
                 if *self.shutdown.borrow() || !*self.leader.borrow() {
+                    break;
+                }
+                // A push webhook while a pass is under way: fetch first (the apps left stay
+                // due), so a pushed commit never waits for a whole resync pass.
+                if self
+                    .shared
+                    .pushed
+                    .swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    next_fetch = Instant::now();
                     break;
                 }
                 self.reconcile_app(&name).await;

@@ -130,6 +130,7 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         s.last_webhook = Some(crate::status::now());
     }
     if is_push_to(&forge, &event, &body, &shared.branch) {
+        shared.pushed.store(true, std::sync::atomic::Ordering::SeqCst);
         shared.wake.notify_one();
         (StatusCode::ACCEPTED, "push received: fetching\n").into_response()
     } else {

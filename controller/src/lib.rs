@@ -106,6 +106,8 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Wakes the loop to fetch now (a push webhook).
     pub wake: Notify,
+    /// A push webhook arrived: checked between apps, so a pass under way stops to fetch.
+    pub pushed: std::sync::atomic::AtomicBool,
     pub webhook_secret: Option<Vec<u8>>,
     pub branch: String,
     pub resync: Duration,
