@@ -400,7 +400,11 @@ mod tests {
         let built = build(&compiled(&text("acme-sklean")), None);
         assert_eq!(
             code_and_help(&built.diagnostics),
-            [("K0817", "did you mean `acme-sklearn`?")]
+            [(
+                "K0817",
+                "did you mean `acme-sklearn`? (A name that is not close to a declared one is taken to be a \
+                 runtime installed in the cluster.)"
+            )]
         );
         for fine in ["acme-sklearn", "kserve-sklearnserver"] {
             let built = build(&compiled(&text(fine)), None);

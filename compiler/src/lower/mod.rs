@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod pod;
 pub mod pod_check;
 pub mod profile;
+pub mod refs;
 pub mod training;
 pub mod trainjob;
 
@@ -147,10 +148,11 @@ fn lower_kind(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerE
         "LLMInferenceService" => kserve::lower_llm(input, ctx, &mut errs),
         "Object" => object::lower(input, ctx, &mut errs),
         "NodePool" => Vec::new(),
-        "Pipeline" => pipeline::lower(input, ctx).unwrap_or_else(|mut e| {
-            errs.append(&mut e);
-            Vec::new()
-        }),
+        "Pipeline" => {
+            let (out, mut problems) = pipeline::lower(input, ctx);
+            errs.append(&mut problems);
+            out
+        }
         other => {
             errs.push(
                 LowerError::new(

@@ -17,6 +17,8 @@ use crate::lower::LowerError;
 
 struct Argo<'a> {
     p: &'a Pipeline,
+    /// The tolerations of the tainted node pools steps' GPUs land on, per step pointer.
+    tolerations: &'a super::Tolerations,
     templates: Vec<Value>,
     errs: Vec<LowerError>,
 }
@@ -66,6 +68,7 @@ impl<'a> Argo<'a> {
                 Seg::Ref(Ref::Param(p)) => out.push_str(&format!("{{{{workflow.parameters.{p}}}}}")),
                 Seg::Ref(Ref::Item(None)) => out.push_str("{{item}}"),
                 Seg::Ref(Ref::Item(Some(k))) => out.push_str(&format!("{{{{item.{k}}}}}")),
+                Seg::Ref(Ref::Global(g)) => out.push_str(&global_expr(&g)),
                 Seg::Ref(r @ Ref::Output { .. }) => {
                     self.errs.push(
                         LowerError::new(
@@ -114,6 +117,7 @@ impl<'a> Argo<'a> {
             Ref::Param(p) => format!("{{{{workflow.parameters.{p}}}}}"),
             Ref::Item(None) => "{{item}}".into(),
             Ref::Item(Some(k)) => format!("{{{{item.{k}}}}}"),
+            Ref::Global(g) => global_expr(g),
             Ref::Input { name, attr } => {
                 let art = scope
                     .own
@@ -193,6 +197,7 @@ impl<'a> Argo<'a> {
                 pm.insert("name".into(), json!(i.name));
                 // A template's own constant is its default; a step's constant is passed as an argument.
                 if defaults && let Some(val) = &i.value {
+                    let val = self.body_text(val, step);
                     pm.insert("value".into(), json!(val));
                 }
                 if let Some(d) = &i.description {
@@ -362,6 +367,9 @@ impl<'a> Argo<'a> {
             .filter(|x| x.as_object().is_some_and(|m| !m.is_empty()))
         {
             t.insert("nodeSelector".into(), ns.clone());
+        }
+        if let Some(tol) = self.tolerations.get(&step.ptr) {
+            t.insert("tolerations".into(), json!(tol));
         }
         if let Some(d) = v.get("timeout").and_then(crate::lower::duration_secs) {
             t.insert("activeDeadlineSeconds".into(), json!(d));
@@ -542,9 +550,14 @@ fn resources(v: &Value) -> Option<Value> {
 }
 
 /// The Argo objects of a checked pipeline.
-pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>, Vec<LowerError>> {
+pub(crate) fn lower(
+    p: &Pipeline,
+    namespace: Option<&str>,
+    tolerations: &super::Tolerations,
+) -> Result<Vec<Value>, Vec<LowerError>> {
     let mut a = Argo {
         p,
+        tolerations,
         templates: Vec::new(),
         errs: Vec::new(),
     };
@@ -595,7 +608,16 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
         a.templates.push(tv);
     }
     if let Some(exit) = &p.on_exit {
-        let tv = a.template(exit, None, false);
+        // Argo calls the exit handler without arguments, so its inputs carry their values as
+        // defaults: a constant, or a run global (`from = workflow.status`).
+        let mut exit = exit.clone();
+        for i in &mut exit.inputs {
+            if let Some(Ref::Global(g)) = &i.from {
+                i.value = Some(format!("$(workflow.{g})"));
+                i.from = None;
+            }
+        }
+        let tv = a.template(&exit, None, true);
         a.templates.push(tv);
     }
     if !a.errs.is_empty() {
@@ -695,4 +717,11 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
         out.push(wf);
     }
     Ok(out)
+}
+
+/// The Argo expression of the run global `workflow.{name}` (`{{workflow.status}}`); an unknown
+/// one is reported by the model and written as the user spelled it.
+fn global_expr(name: &str) -> String {
+    let var = super::model::global(name).map_or_else(|| format!("workflow.{name}"), |g| g.argo.to_string());
+    format!("{{{{{var}}}}}")
 }

@@ -138,9 +138,77 @@ pub(crate) enum Ref {
         name: String,
         attr: Option<String>,
     },
+    /// A global of the run (`workflow.name`, `workflow.status`): see [`GLOBALS`].
+    Global(String),
 }
 
-/// Parses `params.x`, `steps.s.outputs.o`, `item`, `item.k`, `inputs.x[.path]`, `outputs.x[.path]`.
+/// A global of the run a step may read as `workflow.NAME` (in a `from`, a `when` or a `$(...)`
+/// placeholder): the Argo variable it lowers to, the KFP placeholder when KFP has one, and
+/// whether Argo sets it only while the exit handler runs.
+pub(crate) struct Global {
+    pub name: &'static str,
+    pub argo: &'static str,
+    pub kfp: Option<&'static str>,
+    pub exit_only: bool,
+}
+
+/// The run globals kiln knows, as `workflow.NAME` (Argo's names; KFP's SDK placeholders where
+/// KFP has the same value).
+pub(crate) const GLOBALS: &[Global] = &[
+    Global {
+        name: "name",
+        argo: "workflow.name",
+        kfp: Some("{{$.pipeline_job_name}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "namespace",
+        argo: "workflow.namespace",
+        kfp: None,
+        exit_only: false,
+    },
+    Global {
+        name: "uid",
+        argo: "workflow.uid",
+        kfp: Some("{{$.pipeline_job_uuid}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "creation_timestamp",
+        argo: "workflow.creationTimestamp",
+        kfp: Some("{{$.pipeline_job_create_time_utc}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "duration",
+        argo: "workflow.duration",
+        kfp: None,
+        exit_only: false,
+    },
+    Global {
+        name: "status",
+        argo: "workflow.status",
+        kfp: None,
+        exit_only: true,
+    },
+    Global {
+        name: "failures",
+        argo: "workflow.failures",
+        kfp: None,
+        exit_only: true,
+    },
+];
+
+/// The global `workflow.NAME`, when kiln knows it.
+pub(crate) fn global(name: &str) -> Option<&'static Global> {
+    GLOBALS.iter().find(|g| g.name == name)
+}
+
+/// The roots a reference or a `$(...)` placeholder may start with.
+pub(crate) const REFERENCE_ROOTS: &[&str] = &["params", "steps", "item", "inputs", "outputs", "workflow"];
+
+/// Parses `params.x`, `steps.s.outputs.o`, `item`, `item.k`, `inputs.x[.path]`, `outputs.x[.path]`,
+/// `workflow.g`.
 pub(crate) fn parse_ref(s: &str) -> Option<Ref> {
     let parts: Vec<&str> = s.trim().split('.').collect();
     let ok = |p: &str| {
@@ -159,6 +227,7 @@ pub(crate) fn parse_ref(s: &str) -> Option<Ref> {
         }),
         ["item"] => Some(Ref::Item(None)),
         ["item", k] => Some(Ref::Item(Some((*k).into()))),
+        ["workflow", g] => Some(Ref::Global((*g).into())),
         ["inputs", n] => Some(Ref::Input {
             name: (*n).into(),
             attr: None,
@@ -213,6 +282,66 @@ pub(crate) fn segments(s: &str) -> Vec<Seg> {
         out.push(Seg::Lit(lit));
     }
     out
+}
+
+/// The contents of the `$(...)` of `s` that are not placeholders ([`segments`] keeps them as text)
+/// but look like one: a dotted path of names (`$(workflw.name)`), or a name close to a root.
+/// Shell command substitution (`$(date)`, `$(nproc --all)`) is not reported.
+pub(crate) fn unresolved_placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("$(") {
+        rest = &rest[i + 2..];
+        let Some(j) = rest.find(')') else { break };
+        let text = rest[..j].trim();
+        let names: Vec<&str> = text.split('.').collect();
+        let is_name = |n: &str| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let looks_like = names.iter().all(|n| is_name(n))
+            && (names.len() > 1 || did_you_mean(names[0], REFERENCE_ROOTS.iter().copied()).is_some());
+        if parse_ref(text).is_none() && looks_like {
+            out.push(text.to_string());
+        }
+        rest = &rest[j..];
+    }
+    out
+}
+
+/// K0413 for `$(text)`, which [`unresolved_placeholders`] found: an error when it starts with (or
+/// close to) a reference root, else a warning that it is passed through as text.
+fn unresolved_placeholder(text: &str, pointer: &str) -> LowerError {
+    let root = text.split('.').next().unwrap_or(text);
+    let roots = "`params.`, `steps.STEP.outputs.`, `inputs.`, `outputs.`, `item` and `workflow.`";
+    if REFERENCE_ROOTS.contains(&root) {
+        return LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder"),
+        )
+        .with_help(format!(
+            "placeholders are {roots} followed by a name, such as `$(steps.prep.outputs.data)`"
+        ));
+    }
+    match did_you_mean(root, REFERENCE_ROOTS.iter().copied()) {
+        Some(best) => LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder"),
+        )
+        .with_help(format!("did you mean `{best}`? Placeholders start with {roots}.")),
+        None => LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder; it is passed through as text"),
+        )
+        .with_help(format!(
+            "placeholders start with {roots}; if this is the shell's command substitution, it runs only when a shell runs the string"
+        ))
+        .warning(),
+    }
 }
 
 /// Step, group and template names in output: `_` becomes `-`.
@@ -387,12 +516,16 @@ pub(crate) struct Pipeline {
     pub dag: Dag,
     pub templates: Vec<Template>,
     pub on_exit: Option<Step>,
+    /// Warnings of the checks (a `$(...)` passed through as text); errors make `parse` fail.
+    pub warnings: Vec<LowerError>,
     pub outputs: Vec<Input>,
 }
 
 /// Reads values and collects errors.
 pub(crate) struct Reader {
     pub errs: Vec<LowerError>,
+    /// Whether the references being checked are the exit handler's (`workflow.status` is set).
+    pub in_exit: bool,
 }
 
 fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -799,7 +932,10 @@ fn after_of(v: &Value, pointer: &str) -> Vec<(String, String)> {
 impl Pipeline {
     /// Reads and checks a pipeline value. Errors are K041x diagnostics with JSON pointers.
     pub(crate) fn parse(name: &str, v: &Value) -> Result<Pipeline, Vec<LowerError>> {
-        let mut r = Reader { errs: Vec::new() };
+        let mut r = Reader {
+            errs: Vec::new(),
+            in_exit: false,
+        };
         let engine = match str_of(v, "engine") {
             Some("argo") => Engine::Argo,
             _ => Engine::Kfp,
@@ -912,9 +1048,14 @@ impl Pipeline {
             templates,
             on_exit,
             outputs,
+            warnings: Vec::new(),
         };
         p.resolve(&mut r);
-        if r.errs.is_empty() { Ok(p) } else { Err(r.errs) }
+        if r.errs.iter().any(LowerError::is_error) {
+            return Err(r.errs);
+        }
+        p.warnings = r.errs;
+        Ok(p)
     }
 
     pub(crate) fn template(&self, name: &str) -> Option<&Template> {
@@ -979,6 +1120,7 @@ impl Pipeline {
                 }
                 Some((item_type(lp), false))
             }
+            Ref::Global(g) => global(g).map(|_| (IoType::String, false)),
             Ref::Input { .. } | Ref::Own { .. } => None,
         }
     }
@@ -997,9 +1139,17 @@ impl Pipeline {
                 self.templates[ti].dag = Some(d);
             }
         }
-        if let Some(exit) = &self.on_exit {
+        // On KFP the exit handler is a task of the DAG, checked with it.
+        if let Some(exit) = self.on_exit.as_ref().filter(|_| self.engine == Engine::Argo) {
             let own_names: Vec<String> = exit.inputs.iter().map(|i| i.name.clone()).collect();
+            r.in_exit = true;
             self.check_placeholders(exit, &own_names, None, &Dag::default(), r);
+            for inp in &exit.inputs {
+                if let Some(rf @ Ref::Global(_)) = &inp.from {
+                    self.check_ref(&Dag::default(), None, rf, &ptr(&inp.ptr, "from"), None, r);
+                }
+            }
+            r.in_exit = false;
         }
         let dag = self.dag.clone();
         let mut outs = std::mem::take(&mut self.outputs);
@@ -1022,6 +1172,8 @@ impl Pipeline {
         let mut edges: Vec<(usize, usize)> = Vec::new(); // (consumer, producer) among siblings
         for i in 0..n {
             let node = dag.nodes[i].clone();
+            // KFP runs the exit handler as a task of the root DAG.
+            r.in_exit = node.exit_task;
             let mut refs: Vec<(Ref, String)> = Vec::new();
             if let Some(c) = &node.when {
                 refs.push((c.left.clone(), ptr(&c.ptr, "ref")));
@@ -1030,6 +1182,27 @@ impl Pipeline {
                 && let Some(f) = &l.from
             {
                 refs.push((f.clone(), ptr(&l.ptr, "from")));
+            }
+            // The checker resolved the names of steps and parameters; globals and loop items are
+            // the run's, checked here (a condition or loop source has no channel for a global on
+            // KFP, so it cannot be carried there).
+            for (rf, p) in &refs {
+                if matches!(rf, Ref::Global(_) | Ref::Item(_)) {
+                    self.check_ref(dag, Some(i), rf, p, None, r);
+                }
+                if let Ref::Global(g) = rf
+                    && self.engine == Engine::Kfp
+                    && global(g).is_some_and(|g| g.kfp.is_some())
+                {
+                    r.errs.push(
+                        LowerError::new(
+                            codes::UNSUPPORTED_ON_TARGET,
+                            p.clone(),
+                            format!("a KFP condition or loop cannot read `workflow.{g}`"),
+                        )
+                        .with_help("use `engine = \"argo\"`, or pass it to a step as an input and test that step's output"),
+                    );
+                }
             }
             if let Some(step) = &node.step {
                 let tmpl = match &step.run {
@@ -1193,6 +1366,7 @@ impl Pipeline {
                 }
             }
         }
+        r.in_exit = false;
         for (c, p) in edges {
             if !dag.nodes[c].deps.contains(&p) {
                 dag.nodes[c].deps.push(p);
@@ -1319,6 +1493,38 @@ impl Pipeline {
                 }
             }
             Ref::Own { .. } => {}
+            Ref::Global(name) => match global(name) {
+                None => {
+                    let names: Vec<String> = GLOBALS.iter().map(|g| format!("workflow.{}", g.name)).collect();
+                    r.errs
+                        .push(unknown(p, "run global", &format!("workflow.{name}"), &names));
+                }
+                Some(g) if g.exit_only && !r.in_exit => r.errs.push(
+                    LowerError::new(
+                        codes::UNKNOWN_PIPELINE_REFERENCE,
+                        p,
+                        format!("`workflow.{name}` is only set while the exit handler runs"),
+                    )
+                    .with_help("read it in the pipeline's `on_exit` step, which runs when the pipeline ends"),
+                ),
+                Some(g) if self.engine == Engine::Kfp && g.kfp.is_none() => r.errs.push(
+                    LowerError::new(
+                        codes::UNSUPPORTED_ON_TARGET,
+                        p,
+                        format!("`workflow.{name}` has no equivalent on the KFP engine"),
+                    )
+                    .with_help(format!(
+                        "use `engine = \"argo\"`, or one of the globals KFP has: {}",
+                        GLOBALS
+                            .iter()
+                            .filter(|g| g.kfp.is_some())
+                            .map(|g| format!("`workflow.{}`", g.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ),
+                Some(_) => {}
+            },
         }
     }
 
@@ -1364,6 +1570,9 @@ impl Pipeline {
             }
         }
         for (s, p) in strings {
+            for text in unresolved_placeholders(&s) {
+                r.errs.push(unresolved_placeholder(&text, &p));
+            }
             for seg in segments(&s) {
                 if let Seg::Ref(rf) = seg {
                     match &rf {
@@ -1407,6 +1616,7 @@ pub(crate) fn ref_text(r: &Ref) -> String {
         Ref::Input { name, attr: Some(a) } => format!("inputs.{name}.{a}"),
         Ref::Own { name, attr: None } => format!("outputs.{name}"),
         Ref::Own { name, attr: Some(a) } => format!("outputs.{name}.{a}"),
+        Ref::Global(g) => format!("workflow.{g}"),
     }
 }
 
