@@ -115,6 +115,15 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
                 Diagnostic::warning(error.code, error.message, span, label)
             };
             diagnostic.help = error.help;
+            for related in &error.related {
+                if let Some(other) = objects
+                    .iter()
+                    .find(|o| o.ty == related.ty && o.name == related.name)
+                {
+                    let at = locate(&compiled.sources, other.span, &related.pointer);
+                    diagnostic = diagnostic.with_label(at, related.message.clone());
+                }
+            }
             built.diagnostics.push(diagnostic);
         }
         if failed {

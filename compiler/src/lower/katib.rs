@@ -575,7 +575,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         "metadata": metadata(input, true),
         "spec": spec,
     });
-    vec![super::name_run(input.name, exp)]
+    vec![super::name_run_of(input, exp)]
 }
 
 #[cfg(test)]

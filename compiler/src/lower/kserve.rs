@@ -325,6 +325,23 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         if let Some(pc) = pod.get("priority_class") {
             pred.insert("priorityClassName".into(), pc.clone());
         }
+        // The rest of `core.PodSettings`: the predictor is a pod spec plus KServe's component
+        // extension (`labels`, `annotations` of its pods). The service's own `service_account`
+        // wins over the pod's.
+        if let Some(sa) = pod.get("service_account") {
+            pred.entry("serviceAccountName").or_insert_with(|| sa.clone());
+        }
+        if let Some(ps) = list(pod, "image_pull_secrets").filter(|l| !l.is_empty()) {
+            pred.insert(
+                "imagePullSecrets".into(),
+                Value::Array(ps.iter().map(|n| json!({ "name": n })).collect()),
+            );
+        }
+        for key in ["labels", "annotations"] {
+            if let Some(m) = obj(pod, key).filter(|m| !m.is_empty()) {
+                pred.insert(key.into(), Value::Object(m.clone()));
+            }
+        }
     }
 
     let mut spec = Map::new();

@@ -186,7 +186,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         "metadata": metadata(input, true),
         "spec": body["spec"],
     });
-    vec![super::name_run(input.name, obj)]
+    vec![super::name_run_of(input, obj)]
 }
 
 pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {

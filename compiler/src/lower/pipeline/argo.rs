@@ -617,8 +617,78 @@ pub(crate) fn lower(
                 i.from = None;
             }
         }
-        let tv = a.template(&exit, None, true);
-        a.templates.push(tv);
+        // A condition on the exit handler (`when = { ref = workflow.status, value = "Failed" }`):
+        // Argo has none on `onExit`, so the handler becomes a one-step template whose step has it.
+        let when = exit.raw.get("when").and_then(|c| {
+            let left = super::model::parse_ref(c.get("ref")?.as_str()?)?;
+            let op = c.get("op").and_then(Value::as_str).unwrap_or("==").to_string();
+            let right = match c.get("value") {
+                Some(Value::String(v)) => v.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            Some((left, op, right))
+        });
+        if let Some((left, _, _)) = &when
+            && !matches!(left, Ref::Global(_) | Ref::Param(_))
+        {
+            a.errs.push(
+                LowerError::new(
+                    codes::UNSUPPORTED_ON_TARGET,
+                    "/on_exit/when/ref",
+                    "the exit handler's condition can only read the run's globals and parameters",
+                )
+                .with_help("test `workflow.status` or `workflow.failures`, or a pipeline parameter"),
+            );
+        }
+        if when.is_some() && !matches!(exit.run, Run::Template(_) | Run::TemplateRef) {
+            // The handler's own template under another name, called by the wrapper below.
+            let mut body = exit.clone();
+            body.name = format!("{}-body", exit.name);
+            let tv = a.template(&body, None, true);
+            a.templates.push(tv);
+            exit.run = Run::Template(body.name.clone());
+            exit.inputs.clear();
+        }
+        let tv = match &exit.run {
+            // `on_exit = { name = "notify", template = templates.notify }`: `onExit` names the
+            // template itself (a wrapper of the same name would be a second `notify`).
+            Run::Template(t) if *t == exit.name && when.is_none() && exit.inputs.is_empty() => None,
+            // An exit handler that calls a template of this pipeline or of another
+            // WorkflowTemplate: `onExit` names a template of this workflow, so it is a one-step
+            // `steps` template that calls it with the handler's inputs (never an empty container).
+            Run::Template(_) | Run::TemplateRef => {
+                let dag = Dag {
+                    nodes: vec![super::model::Node {
+                        name: exit.name.clone(),
+                        ptr: exit.ptr.clone(),
+                        step: Some(exit.clone()),
+                        when: None,
+                        for_each: None,
+                        parent: None,
+                        children: Vec::new(),
+                        after: Vec::new(),
+                        deps: Vec::new(),
+                        exit_task: false,
+                    }],
+                    top: vec![0],
+                    mode: Some(Mode::Steps),
+                };
+                let scope = Scope {
+                    dag: &dag,
+                    mode: Mode::Steps,
+                    own: Vec::new(),
+                };
+                let mut call = a.task(0, &scope);
+                if let (Some((left, op, right)), Some(m)) = (&when, call.as_object_mut()) {
+                    let lhs = a.expr(left, &scope, "/on_exit/when");
+                    m.insert("when".into(), json!(format!("{lhs} {op} {right}")));
+                }
+                Some(json!({ "name": exit.name, "steps": [[call]] }))
+            }
+            _ => Some(a.template(&exit, None, true)),
+        };
+        a.templates.extend(tv);
     }
     if !a.errs.is_empty() {
         return Err(a.errs);

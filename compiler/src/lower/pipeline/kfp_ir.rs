@@ -540,10 +540,14 @@ impl<'a> Kfp<'a> {
         let mut out_params = Map::new();
         let mut out_arts = Map::new();
         for o in tmpl_outputs.iter().chain(step.outputs.iter()) {
+            let mut d = definition(o.ty, false);
+            if let (Some(desc), Some(m)) = (o.raw.get("description"), d.as_object_mut()) {
+                m.insert("description".into(), desc.clone());
+            }
             if o.ty.is_artifact() {
-                out_arts.insert(o.name.clone(), definition(o.ty, false));
+                out_arts.insert(o.name.clone(), d);
             } else {
-                out_params.insert(o.name.clone(), definition(o.ty, false));
+                out_params.insert(o.name.clone(), d);
             }
         }
         // Executor.

@@ -344,6 +344,33 @@ fn unresolved_placeholder(text: &str, pointer: &str) -> LowerError {
     }
 }
 
+/// The fields of a step that describe its own container (see `Reader::step`).
+const CONTAINER_FIELDS: &[&str] = &[
+    "command",
+    "args",
+    "script",
+    "env",
+    "working_dir",
+    "cpu",
+    "memory",
+    "cpu_limit",
+    "memory_limit",
+    "gpu",
+    "node_selector",
+    "timeout",
+    "retries",
+];
+
+/// Whether a field was written (defaults of maps and lists are empty).
+fn is_written(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(l) => !l.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
 /// Step, group and template names in output: `_` becomes `-`.
 pub(crate) fn norm(s: &str) -> String {
     s.replace('_', "-")
@@ -654,7 +681,11 @@ impl Reader {
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_array).cloned());
         let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
-        if items.is_none() == from.is_none() {
+        let given = ["items", "numbers", "records", "from"]
+            .iter()
+            .filter(|k| v.get(**k).is_some())
+            .count();
+        if given != 1 || items.is_none() == from.is_none() {
             self.errs.push(
                 LowerError::new(
                     codes::INVALID_STEP,
@@ -726,6 +757,24 @@ impl Reader {
                 many[0].1.clone()
             }
         };
+        // A template of another WorkflowTemplate brings its own container: fields of one here
+        // would be dropped.
+        if run == Run::TemplateRef {
+            for field in CONTAINER_FIELDS {
+                if v.get(*field).is_some_and(is_written) {
+                    self.errs.push(
+                        LowerError::new(
+                            codes::INVALID_STEP,
+                            ptr(pointer, field),
+                            format!(
+                                "step `{name}` calls a template of another WorkflowTemplate (`template_ref`), which brings its own container: `{field}` would be ignored"
+                            ),
+                        )
+                        .with_help("set it on the referenced template, or run the container in this pipeline"),
+                    );
+                }
+            }
+        }
         if run == Run::Script && v.get("image").is_none() {
             self.errs.push(LowerError::new(
                 codes::INVALID_STEP,
@@ -741,9 +790,21 @@ impl Reader {
             .iter()
             .map(|(k, ov)| {
                 let p = ptr(&ptr(pointer, "outputs"), k);
+                let ty = self.io_type(ov, "kind", &p).unwrap_or(IoType::String);
+                // A fixed S3 key is where an artifact is saved; a parameter is passed by value.
+                if ov.get("s3").is_some() && !ty.is_artifact() {
+                    self.errs.push(
+                        LowerError::new(
+                            codes::INVALID_STEP,
+                            ptr(&p, "s3"),
+                            format!("output `{k}` is a parameter, and only artifacts are saved to S3"),
+                        )
+                        .with_help("declare it as an artifact (`kind = \"Artifact\"`, or Dataset, Model, ...), or drop `s3`"),
+                    );
+                }
                 Output {
                     name: k.clone(),
-                    ty: self.io_type(ov, "kind", &p).unwrap_or(IoType::String),
+                    ty,
                     raw: ov.clone(),
                 }
             })
@@ -988,11 +1049,36 @@ impl Pipeline {
                 .and_then(Value::as_object)
                 .is_some_and(|m| !m.is_empty());
             let tdag = has.then(|| r.dag(&tv, &p, engine));
+            // A template with steps has no container of its own to read outputs from, and kiln
+            // has no way to say which of its steps' outputs it would pass on.
+            if has && tv.get("outputs").is_some_and(is_written) {
+                r.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        ptr(&p, "outputs"),
+                        format!("template `{k}` runs steps, so it has no outputs of its own"),
+                    )
+                    .with_help("declare the outputs on the steps inside it, and read them there"),
+                );
+            }
             templates.push(Template { step, dag: tdag });
         }
         let on_exit = v.get("on_exit").map(|e| {
             let key = str_of(e, "name").unwrap_or("exit-handler");
-            r.step(key, e, "/on_exit", false)
+            let exit = r.step(key, e, "/on_exit", false);
+            // Nothing runs after the exit handler, so nothing reads its outputs; one that calls a
+            // template has that template's outputs anyway.
+            if matches!(exit.run, Run::Template(_) | Run::TemplateRef) && e.get("outputs").is_some_and(is_written) {
+                r.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        "/on_exit/outputs",
+                        "the exit handler calls a template, whose outputs are its own",
+                    )
+                    .with_help("declare the outputs on the template, or drop them: nothing runs after the exit handler"),
+                );
+            }
+            exit
         });
         // KFP: the exit handler wraps all top-level steps in a group and runs after it.
         if engine == Engine::Kfp
