@@ -659,18 +659,7 @@ pub(crate) fn lower(
             // `steps` template that calls it with the handler's inputs (never an empty container).
             Run::Template(_) | Run::TemplateRef => {
                 let dag = Dag {
-                    nodes: vec![super::model::Node {
-                        name: exit.name.clone(),
-                        ptr: exit.ptr.clone(),
-                        step: Some(exit.clone()),
-                        when: None,
-                        for_each: None,
-                        parent: None,
-                        children: Vec::new(),
-                        after: Vec::new(),
-                        deps: Vec::new(),
-                        exit_task: false,
-                    }],
+                    nodes: vec![super::model::Node::of_step(&exit)],
                     top: vec![0],
                     mode: Some(Mode::Steps),
                 };

@@ -479,6 +479,22 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A top-level node that runs `step`, with no condition, loop or dependency yet.
+    pub(crate) fn of_step(step: &Step) -> Node {
+        Node {
+            name: step.name.clone(),
+            ptr: step.ptr.clone(),
+            step: Some(step.clone()),
+            when: None,
+            for_each: None,
+            parent: None,
+            children: Vec::new(),
+            after: Vec::new(),
+            deps: Vec::new(),
+            exit_task: false,
+        }
+    }
+
     pub(crate) fn is_group(&self) -> bool {
         self.step.is_none()
     }
@@ -1108,16 +1124,9 @@ impl Pipeline {
             });
             let e = dag.nodes.len();
             dag.nodes.push(Node {
-                name: exit.name.clone(),
-                ptr: "/on_exit".into(),
-                step: Some(exit.clone()),
-                when: None,
-                for_each: None,
-                parent: None,
-                children: Vec::new(),
-                after: Vec::new(),
                 deps: vec![g],
                 exit_task: true,
+                ..Node::of_step(exit)
             });
             dag.top = vec![g, e];
         }
