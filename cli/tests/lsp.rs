@@ -360,7 +360,10 @@ fn hover_shows_type_doc_and_default_of_stdlib_fields_and_project_names() {
 
     let hover = client.at("textDocument/hover", &project, &text, "  server_type = ", 3);
     let value = hover["contents"]["value"].as_str().expect("markdown hover");
-    assert!(value.contains("server_type: ServerType"), "{value}");
+    assert!(
+        value.contains("server_type: kf.ServerType"),
+        "stdlib types as users write them: {value}"
+    );
     assert!(value.contains("optional"), "an optional field says so: {value}");
 
     let hover = client.at("textDocument/hover", &project, &text, "  workers = 4", 3);
@@ -370,7 +373,7 @@ fn hover_shows_type_doc_and_default_of_stdlib_fields_and_project_names() {
     // A project `let` with its doc comment.
     let hover = client.at("textDocument/hover", &project, &text, "gpu = kf.gpus(a100", 14);
     let value = hover["contents"]["value"].as_str().expect("markdown hover");
-    assert!(value.contains("a100: NodePool"), "{value}");
+    assert!(value.contains("a100: kf.NodePool"), "{value}");
     assert!(
         value.contains("Eight A100-80GB per node"),
         "doc comment of the let: {value}"

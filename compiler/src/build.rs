@@ -115,6 +115,15 @@ fn run(compiled: &Compiled, schemas: Option<&SchemaSet>, mode: Mode) -> Built {
                 Diagnostic::warning(error.code, error.message, span, label)
             };
             diagnostic.help = error.help;
+            for related in &error.related {
+                if let Some(other) = objects
+                    .iter()
+                    .find(|o| o.ty == related.ty && o.name == related.name)
+                {
+                    let at = locate(&compiled.sources, other.span, &related.pointer);
+                    diagnostic = diagnostic.with_label(at, related.message.clone());
+                }
+            }
             built.diagnostics.push(diagnostic);
         }
         if failed {
@@ -400,7 +409,11 @@ mod tests {
         let built = build(&compiled(&text("acme-sklean")), None);
         assert_eq!(
             code_and_help(&built.diagnostics),
-            [("K0817", "did you mean `acme-sklearn`?")]
+            [(
+                "K0817",
+                "did you mean `acme-sklearn`? (A name that is not close to a declared one is taken to be a \
+                 runtime installed in the cluster.)"
+            )]
         );
         for fine in ["acme-sklearn", "kserve-sklearnserver"] {
             let built = build(&compiled(&text(fine)), None);

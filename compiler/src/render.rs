@@ -409,7 +409,9 @@ impl miette::Diagnostic for Report<'_> {
         match (help, &self.footer) {
             (Some(help), Some(footer)) => Some(Box::new(format!("{help}\n{footer}"))),
             (Some(help), None) => Some(Box::new(help)),
-            (None, Some(footer)) => Some(Box::new(footer.as_str())),
+            // miette prints the help as `help: ...`: the first note then reads as the help
+            // itself (never `help: note: ...`), the others stay notes.
+            (None, Some(footer)) => Some(Box::new(footer.strip_prefix("note: ").unwrap_or(footer))),
             (None, None) => None,
         }
     }

@@ -413,7 +413,7 @@ fn reference_typos_are_compile_errors_with_did_you_mean() {
         "    prep = { outputs = { data = {} } }\n    train = { inputs = { x = { from = steps.prep } } }",
     ));
     assert!(
-        e.starts_with("K0201") && e.contains("`steps.prep` is a Step record, not a Out record"),
+        e.starts_with("K0201") && e.contains("`steps.prep` is a Step record, not an Out record"),
         "{e}"
     );
 }
@@ -437,7 +437,9 @@ fn references_are_names_not_strings_nor_lets() {
     );
     let e = errors(&pipeline("    train = { inputs = { x = { from = stepz.a } } }"));
     assert!(
-        e.starts_with("K0101") && e.contains("did you mean `steps`?"),
+        e.starts_with("K0108")
+            && e.contains("unknown reference `stepz`")
+            && e.contains("did you mean `steps`?"),
         "{e}"
     );
 }

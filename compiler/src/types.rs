@@ -63,6 +63,28 @@ pub enum Ty {
 pub struct TypeName {
     pub module: Name,
     pub name: Name,
+    /// Declared in the standard library, which users reach through `import "kubeflow" as kf`.
+    pub stdlib: bool,
+}
+
+impl TypeName {
+    /// The name as users write it: `kf.Notebook` for a stdlib type (the alias every example and
+    /// `kiln init` use), the bare name for the user's own.
+    pub fn shown(&self) -> String {
+        if self.stdlib {
+            format!("kf.{}", self.name)
+        } else {
+            self.name.to_string()
+        }
+    }
+}
+
+/// `a` or `an` before `word` (by its first letter, as it is read: `an Algorithm`, `a kf.Notebook`).
+pub fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some(c) if "aeiouAEIOU".contains(c) => "an",
+        _ => "a",
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -202,15 +224,20 @@ impl Ty {
                 t => format!("a reference to {}", t.describe()),
             },
             Ty::Record(r) => match &r.name {
-                Some(n) => format!("a {} record", n.name),
+                Some(n) => format!("{} {} record", article(&n.shown()), n.shown()),
                 None => format!("the record {self}"),
             },
             Ty::Enum(e) => match &e.name {
-                Some(n) => format!("a {} ({self_})", n.name, self_ = EnumList(e)),
+                Some(n) => format!(
+                    "{} {} ({self_})",
+                    article(&n.shown()),
+                    n.shown(),
+                    self_ = EnumList(e)
+                ),
                 None => format!("one of {self}"),
             },
             Ty::Union(u) => match &u.name {
-                Some(n) => format!("a {}", n.name),
+                Some(n) => format!("{} {}", article(&n.shown()), n.shown()),
                 None => format!("one of {self}"),
             },
             Ty::Refined(r) => format!("{} in {}", r.base.describe(), r.text),
@@ -253,7 +280,7 @@ impl fmt::Display for Ty {
             Ty::Map(t) => write!(f, "Map<{t}>"),
             Ty::Ref(t) => write!(f, "Ref<{t}>"),
             Ty::Record(r) => match &r.name {
-                Some(n) => write!(f, "{}", n.name),
+                Some(n) => write!(f, "{}", n.shown()),
                 None => {
                     write!(f, "{{ ")?;
                     for (i, (name, field)) in r.fields.iter().enumerate() {
@@ -274,11 +301,11 @@ impl fmt::Display for Ty {
                 }
             },
             Ty::Enum(e) => match &e.name {
-                Some(n) => write!(f, "{}", n.name),
+                Some(n) => write!(f, "{}", n.shown()),
                 None => write!(f, "{}", EnumList(e)),
             },
             Ty::Union(u) => match &u.name {
-                Some(n) => write!(f, "{}", n.name),
+                Some(n) => write!(f, "{}", n.shown()),
                 None => {
                     for (i, tag) in u.variants.keys().enumerate() {
                         if i > 0 {

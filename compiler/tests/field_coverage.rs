@@ -593,9 +593,21 @@ impl Walk<'_> {
                     .and_then(Value::as_object)
                     .is_none_or(|m| m.is_empty())
                 {
-                    let c = self.candidates(&name, json!({"sample": minimal(e)}), |v| {
+                    let mut c = self.candidates(&name, json!({"sample": minimal(e)}), |v| {
                         v.as_object().is_some_and(|m| !m.is_empty())
                     });
+                    // Keys are often names the target checks (a framework's roles: `Worker`
+                    // exists for every framework, `Master` not): also one entry under each key
+                    // the examples use, with a minimal value and with theirs.
+                    for d in self.donors.get(&name).into_iter().flatten() {
+                        for (k, v) in d.as_object().into_iter().flatten() {
+                            for one in [json!({ k.clone(): minimal(e) }), json!({ k.clone(): v.clone() })] {
+                                if !c.contains(&one) {
+                                    c.push(one);
+                                }
+                            }
+                        }
+                    }
                     self.place(path, c);
                 }
                 let first = get(&self.objects[self.at].value, path)

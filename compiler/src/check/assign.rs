@@ -193,18 +193,65 @@ impl Checker<'_> {
             if matches!(exp, Ty::String) && !matches!(fnd, Ty::Record(_) | Ty::List(_) | Ty::Map(_)) {
                 d = d.with_help("turn it into text with interpolation: \"${...}\"");
             }
-            if let (Ty::Union(u), Ty::Record(_)) = (exp, fnd) {
-                let tags: Vec<&str> = u.variants.keys().map(|k| &**k).collect();
-                let first = tags.first().copied().unwrap_or("Tag");
-                d = d.with_help(format!(
-                    "write one of its variants, `{first} {{ ... }}` ({} has: {})",
-                    expected,
-                    tags.join(", ")
-                ));
+            if let Ty::Union(u) = exp {
+                d = d.with_help(self.union_help(u));
             }
             d
         };
         self.push(d);
+    }
+}
+
+impl Checker<'_> {
+    /// How to write a value of union `u`, for a newcomer who wrote something else: its variants
+    /// as written (`kf.Algorithm.Bayesian { ... }`) and the stdlib functions that build one
+    /// (`kf.bayesian()`), found by their declared return type.
+    pub(super) fn union_help(&self, u: &UnionTy) -> String {
+        let tags: Vec<&str> = u.variants.keys().map(|k| &**k).collect();
+        let shown = u
+            .name
+            .as_ref()
+            .map_or_else(|| "the union".to_string(), TypeName::shown);
+        let first = tags.first().copied().unwrap_or("Tag");
+        let mut help = format!(
+            "write one of its variants, `{shown}.{first} {{ ... }}` ({shown} has: {})",
+            tags.join(", ")
+        );
+        let helpers = u
+            .name
+            .as_ref()
+            .map(|n| self.helpers_returning(n))
+            .unwrap_or_default();
+        if !helpers.is_empty() {
+            help.push_str(&format!(", or call one of {}", helpers.join(", ")));
+        }
+        help
+    }
+
+    /// `kf.NAME()` for the functions the user-facing stdlib module declares with return type
+    /// `n` (`fn bayesian() -> tuning.Algorithm`).
+    fn helpers_returning(&self, n: &TypeName) -> Vec<String> {
+        if !n.stdlib {
+            return Vec::new();
+        }
+        self.fns
+            .iter()
+            .filter(|f| {
+                self.is_stdlib(f.module) && self.module_name(f.module).trim_end_matches(".kiln") == "kubeflow"
+            })
+            .filter(|f| {
+                f.ret.is_some_and(|t| match &t.kind {
+                    kiln_lang::ast::TypeExprKind::Named { path, .. } => {
+                        path.segments.last().is_some_and(|s| *s.name == *n.name)
+                    }
+                    _ => false,
+                })
+            })
+            .map(|f| {
+                let args = if f.params.is_empty() { "" } else { "..." };
+                format!("`kf.{}({args})`", f.name.name)
+            })
+            .collect()
     }
 }
 

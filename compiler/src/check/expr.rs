@@ -1225,9 +1225,10 @@ impl<'a> Checker<'a> {
                                 tag.span,
                                 "unknown variant",
                             );
-                            if let Some(s) = did_you_mean(&tag.name, u.variants.keys().map(|k| &**k)) {
-                                d = d.with_help(format!("did you mean `{s}`?"));
-                            }
+                            d = match did_you_mean(&tag.name, u.variants.keys().map(|k| &**k)) {
+                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None => d.with_help(self.union_help(u)),
+                            };
                             self.push(d);
                             (PatternIr::Wildcard, binding.as_ref().map(|b| (b, Ty::Error)))
                         }

@@ -23,7 +23,8 @@ use super::assign::compat;
 use crate::codes;
 use crate::eval::RVal;
 use crate::ir::Ir;
-use crate::types::Ty;
+use crate::lower::pipeline::model::GLOBALS;
+use crate::types::{FieldTy, Name, RecordTy, Ty};
 
 /// Where a reference path starts: a field's written value and type (`field` says which), or a
 /// local holding a reference.
@@ -69,6 +70,40 @@ fn path_of(e: &Expr) -> Option<Vec<Segment<'_>>> {
             Some(path)
         }
         ExprKind::Paren(inner) => path_of(inner),
+        _ => None,
+    }
+}
+
+/// The names of the run a reference may start with when no enclosing field has that name: the
+/// current item of a pipeline loop (`item`, `item.lang` for a loop over records; its keys are
+/// checked by lowering against the loop) and the run's globals (`workflow.status`), whose names
+/// are lowering's [`GLOBALS`], so the checker and both engines know the same set.
+const RUN_ROOTS: [&str; 2] = ["item", "workflow"];
+
+/// The type of run root `name` (see [`RUN_ROOTS`]).
+fn run_root(name: &str) -> Option<Ty> {
+    match name {
+        "item" => Some(Ty::Any),
+        "workflow" => {
+            let fields = GLOBALS
+                .iter()
+                .map(|g| {
+                    let field = FieldTy {
+                        ty: Ty::String,
+                        optional: false,
+                        default: None,
+                        span: Span::default(),
+                    };
+                    (Name::from(g.name), field)
+                })
+                .collect();
+            Some(Ty::Record(Rc::new(RecordTy {
+                name: None,
+                fields,
+                open: false,
+                decl: None,
+            })))
+        }
         _ => None,
     }
 }
@@ -273,6 +308,13 @@ impl<'a> Checker<'a> {
         if !roots.is_empty() {
             return Some(roots);
         }
+        if let Some(ty) = run_root(root.name) {
+            return Some(vec![Root {
+                written: None,
+                ty,
+                field: None,
+            }]);
+        }
         let ident = ast::Ident {
             name: root.name.to_string(),
             span: root.span,
@@ -296,13 +338,27 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        let candidates: Vec<&str> = self
+        let mut candidates: Vec<&str> = self
             .locals
             .iter()
             .filter(|l| l.field.is_some())
             .map(|l| l.name)
             .collect();
-        self.unknown_name(&ident, candidates, "field");
+        candidates.extend(RUN_ROOTS);
+        let mut d = Diagnostic::error(
+            codes::UNKNOWN_REFERENCE,
+            format!("unknown reference `{}`", ident.name),
+            ident.span,
+            "not a field of an enclosing record",
+        );
+        d = match did_you_mean(&ident.name, candidates.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(
+                "a reference starts with a field of the record it is written in (`steps`, `params`, \
+                 `templates`, `search`) or with a name of the run (`item`, `workflow`)",
+            ),
+        };
+        self.push(d);
         None
     }
 

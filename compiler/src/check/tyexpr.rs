@@ -32,6 +32,7 @@ impl<'a> Checker<'a> {
         let type_name = name.map(|n| TypeName {
             module: self.module_name(self.module),
             name: Name::from(n.name.as_str()),
+            stdlib: self.is_stdlib(self.module),
         });
         let decl = match name {
             Some(n) if !self.is_stdlib(self.module) => Some(n.span),
@@ -220,9 +221,10 @@ impl<'a> Checker<'a> {
                             tag.span,
                             "unknown variant",
                         );
-                        if let Some(s) = did_you_mean(&tag.name, u.variants.keys().map(|k| &**k)) {
-                            d = d.with_help(format!("did you mean `{s}`?"));
-                        }
+                        d = match did_you_mean(&tag.name, u.variants.keys().map(|k| &**k)) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => d.with_help(self.union_help(u)),
+                        };
                         self.push(d);
                         None
                     }
@@ -335,6 +337,7 @@ impl<'a> Checker<'a> {
                 let vname = name.as_ref().map(|n| TypeName {
                     module: n.module.clone(),
                     name: Name::from(format!("{}.{}", n.name, tag.name)),
+                    stdlib: n.stdlib,
                 });
                 let r = self.record_type(fields, false, vname, decl);
                 variants.insert(Name::from(tag.name.as_str()), Rc::new(r));

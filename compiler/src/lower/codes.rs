@@ -48,6 +48,7 @@ codes! {
     PREDICTOR_MISSING = "K0814", "predictor-missing", "An InferenceService needs exactly one of `model` or `container`.";
     RUNTIME_MISMATCH = "K0817", "runtime-mismatch", "A model names a ServingRuntime of the project that does not serve its format, or misspells one.";
     NAS_MISMATCH = "K0816", "nas-mismatch", "A NAS algorithm (darts, enas) without `nas`, or `nas` with another algorithm.";
+    UNKNOWN_OBJECT_REFERENCE = "K0819", "unknown-object-reference", "A field names another object of the project that is not declared (a misspelling of a declared name), or one declared in another namespace or scope; or a well-known label value is misspelled.";
     GANG_EXCEEDS_PODS = "K0818", "gang-exceeds-pods", "Gang scheduling's min_available is larger than the number of pods the job can have.";
     INVALID_LOWERING_INPUT = "K0815", "invalid-lowering-input", "An emitted value does not have the shape its stdlib type promises (a kiln bug).";
 }

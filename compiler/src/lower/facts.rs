@@ -28,10 +28,9 @@ pub struct ContextObject {
 /// The facts of one project that cross-object checks read (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProjectFacts {
-    /// Emitted `NodePool`s, in emit order.
-    node_pools: Vec<ContextObject>,
-    /// Emitted `ServingRuntime`s, in emit order.
-    serving_runtimes: Vec<ContextObject>,
+    /// Emitted objects other objects name (node pools, serving and training runtimes, inference
+    /// services, PodDefaults: [`NAMED_KINDS`]), per kind, in emit order.
+    named: BTreeMap<&'static str, Vec<ContextObject>>,
     /// Workloads that hold a namespace's quota while they run (notebooks, inference services,
     /// experiments), per namespace, in emit order. Only kept when the project has a `Profile`.
     workloads: BTreeMap<String, Vec<ContextObject>>,
@@ -40,6 +39,15 @@ pub struct ProjectFacts {
     /// The names of the emitted Profiles (the namespaces they create), in emit order.
     profiles: Vec<String>,
 }
+
+/// Kinds whose objects other objects name (see `super::refs`), so facts keep them.
+pub const NAMED_KINDS: [&str; 5] = [
+    "NodePool",
+    "ServingRuntime",
+    "InferenceService",
+    "TrainingRuntime",
+    "PodDefault",
+];
 
 /// Kinds whose objects count against their namespace's Profile quota.
 const QUOTA_WORKLOADS: [&str; 3] = ["Notebook", "InferenceService", "Experiment"];
@@ -77,7 +85,8 @@ impl ProjectFacts {
     /// Whether an object of stdlib type `ty` is a fact (so [`ProjectFacts::add`] wants it).
     pub fn records(&self, ty: &str) -> bool {
         let kind = kind_of(ty);
-        matches!(kind, "NodePool" | "ServingRuntime" | "Profile")
+        NAMED_KINDS.contains(&kind)
+            || kind == "Profile"
             || (self.has_profiles && QUOTA_WORKLOADS.contains(&kind))
     }
 
@@ -92,26 +101,38 @@ impl ProjectFacts {
             value,
             ty,
         };
-        match kind_of(&object.ty) {
-            "NodePool" => self.node_pools.push(object),
-            "ServingRuntime" => self.serving_runtimes.push(object),
-            "Profile" => self.profiles.push(object.name),
-            _ => {
-                if let Some(ns) = s(&object.value, "namespace") {
-                    self.workloads.entry(ns.to_string()).or_default().push(object);
-                }
-            }
+        let kind = kind_of(&object.ty);
+        if kind == "Profile" {
+            self.profiles.push(object.name);
+            return;
         }
+        if self.has_profiles
+            && QUOTA_WORKLOADS.contains(&kind)
+            && let Some(ns) = s(&object.value, "namespace")
+        {
+            self.workloads
+                .entry(ns.to_string())
+                .or_default()
+                .push(object.clone());
+        }
+        if let Some(named) = NAMED_KINDS.iter().find(|k| **k == kind) {
+            self.named.entry(named).or_default().push(object);
+        }
+    }
+
+    /// The declared objects of `kind` (one of [`NAMED_KINDS`]), in emit order.
+    pub fn declared(&self, kind: &str) -> &[ContextObject] {
+        self.named.get(kind).map_or(&[], Vec::as_slice)
     }
 
     /// The declared node pools, in emit order.
     pub fn node_pools(&self) -> &[ContextObject] {
-        &self.node_pools
+        self.declared("NodePool")
     }
 
     /// The declared serving runtimes, in emit order.
     pub fn serving_runtimes(&self) -> &[ContextObject] {
-        &self.serving_runtimes
+        self.declared("ServingRuntime")
     }
 
     /// The namespaces the project's Profiles create, in emit order.

@@ -76,6 +76,15 @@ pub struct Rule {
     pub error: bool,
 }
 
+/// The pipelines that run on Argo.
+const fn argo() -> Target {
+    Target::Is {
+        field: "engine",
+        value: "argo",
+        default: "kfp",
+    }
+}
+
 /// Every field a target does not carry. Keep each entry's help a full sentence that says what
 /// to write instead.
 pub const RULES: &[Rule] = &[
@@ -94,6 +103,185 @@ pub const RULES: &[Rule] = &[
         error: true,
     },
     Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "on_exit.when",
+        target: "the KFP engine's exit handler",
+        help: "KFP's exit task runs whatever happened and has no condition: use `engine = \"argo\"`, \
+               where the handler may test `workflow.status`, or test the outcome in the handler's command",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Always,
+        field: "on_exit.for_each",
+        target: "the exit handler",
+        help: "the exit handler runs once, when the pipeline ends, whatever happened: test \
+               `workflow.status` inside it (Argo), or move the condition, loop or ordering into a \
+               step of the pipeline",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Always,
+        field: "on_exit.group",
+        target: "the exit handler",
+        help: "the exit handler runs once, when the pipeline ends, whatever happened: test \
+               `workflow.status` inside it (Argo), or move the condition, loop or ordering into a \
+               step of the pipeline",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Always,
+        field: "on_exit.after",
+        target: "the exit handler",
+        help: "the exit handler runs once, when the pipeline ends, whatever happened: test \
+               `workflow.status` inside it (Argo), or move the condition, loop or ordering into a \
+               step of the pipeline",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "steps.*.outputs.*.s3",
+        target: "the KFP engine",
+        help: "KFP keeps artifacts in its own artifact store under keys it chooses; to write a \
+               fixed S3 key, copy the file there in the step, or use `engine = \"argo\"`",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "templates.*.outputs.*.s3",
+        target: "the KFP engine",
+        help: "KFP keeps artifacts in its own artifact store under keys it chooses; to write a \
+               fixed S3 key, copy the file there in the step, or use `engine = \"argo\"`",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "templates.*.steps.*.outputs.*.s3",
+        target: "the KFP engine",
+        help: "KFP keeps artifacts in its own artifact store under keys it chooses; to write a \
+               fixed S3 key, copy the file there in the step, or use `engine = \"argo\"`",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "on_exit.outputs.*.s3",
+        target: "the KFP engine",
+        help: "KFP keeps artifacts in its own artifact store under keys it chooses; to write a \
+               fixed S3 key, copy the file there in the step, or use `engine = \"argo\"`",
+        error: true,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "steps.*.inputs.*.path",
+        target: "the KFP engine",
+        help: "KFP places input artifacts itself: read the path with `$(inputs.NAME.path)`",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "templates.*.inputs.*.path",
+        target: "the KFP engine",
+        help: "KFP places input artifacts itself: read the path with `$(inputs.NAME.path)`",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "templates.*.steps.*.inputs.*.path",
+        target: "the KFP engine",
+        help: "KFP places input artifacts itself: read the path with `$(inputs.NAME.path)`",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: Target::Is {
+            field: "engine",
+            value: "kfp",
+            default: "kfp",
+        },
+        field: "on_exit.inputs.*.path",
+        target: "the KFP engine",
+        help: "KFP places input artifacts itself: read the path with `$(inputs.NAME.path)`",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: argo(),
+        field: "steps.*.outputs.*.description",
+        target: "the Argo engine",
+        help: "Argo's template outputs carry no description (KFP's component outputs do): keep \
+               it as a comment next to the output",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: argo(),
+        field: "templates.*.outputs.*.description",
+        target: "the Argo engine",
+        help: "Argo's template outputs carry no description (KFP's component outputs do): keep \
+               it as a comment next to the output",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: argo(),
+        field: "templates.*.steps.*.outputs.*.description",
+        target: "the Argo engine",
+        help: "Argo's template outputs carry no description (KFP's component outputs do): keep \
+               it as a comment next to the output",
+        error: false,
+    },
+    Rule {
+        kind: "Pipeline",
+        when: argo(),
+        field: "on_exit.outputs.*.description",
+        target: "the Argo engine",
+        help: "Argo's template outputs carry no description (KFP's component outputs do): keep \
+               it as a comment next to the output",
+        error: false,
+    },
+    Rule {
         kind: "TrainingRuntime",
         when: Target::Is {
             field: "policy",
@@ -105,6 +293,24 @@ pub const RULES: &[Rule] = &[
         help: "a plain runtime has no ML policy to start several processes per node: use \
                `policy = \"torch\"` or `\"mpi\"`, or start the processes in the container's command",
         error: true,
+    },
+    Rule {
+        kind: "Experiment",
+        when: Target::Always,
+        field: "trial.Training.job.exact_name",
+        target: "a trial job",
+        help: "Katib names each trial's job after the trial; to keep the experiment's own name as \
+               written, set `exact_name` on the Experiment",
+        error: false,
+    },
+    Rule {
+        kind: "Experiment",
+        when: Target::Always,
+        field: "trial.Trainer.job.exact_name",
+        target: "a trial job",
+        help: "Katib names each trial's job after the trial; to keep the experiment's own name as \
+               written, set `exact_name` on the Experiment",
+        error: false,
     },
     Rule {
         kind: "TrainingJob",

@@ -220,6 +220,35 @@ fn metrics_collector(m: &Value, ctx: &LowerContext, errs: &mut Vec<LowerError>) 
             errs,
         );
         collector.insert("customCollector".into(), parts.container);
+        // Katib runs the collector as a sidecar of each trial pod: a container, with no pod of
+        // its own to declare volumes, shared memory or a node placement in.
+        let pl = &parts.placement;
+        let written =
+            |v: Option<&Value>| v.is_some_and(|x| !x.is_null() && x.as_array().is_none_or(|l| !l.is_empty()));
+        for (what, given, field) in [
+            ("volumes", written(c.get("volumes")), "volumes"),
+            (
+                "shared memory",
+                written(c.get("resources").and_then(|r| r.get("shm"))),
+                "resources/shm",
+            ),
+            (
+                "a node placement (its GPU pool)",
+                !pl.node_selector.is_empty() || !pl.tolerations.is_empty(),
+                "resources/gpu",
+            ),
+        ] {
+            if given {
+                errs.push(
+                    LowerError::new(
+                        codes::FIELD_NOT_SUPPORTED,
+                        format!("/metrics_collector/Custom/container/{field}"),
+                        format!("a custom metrics collector cannot have {what}: Katib adds it to each trial pod as a sidecar container"),
+                    )
+                    .with_help("give the trial's own container the volume or placement, and read the metrics from a path they share"),
+                );
+            }
+        }
     }
     out.insert("collector".into(), Value::Object(collector));
     Value::Object(out)
@@ -575,7 +604,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         "metadata": metadata(input, true),
         "spec": spec,
     });
-    vec![super::name_run(input.name, exp)]
+    vec![super::name_run_of(input, exp)]
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use kiln_lang::diagnostic::did_you_mean;
 use serde_json::{Map, Value, json};
 
 use super::pod::{ContainerSpec, Placement, Usage, usage as res_usage};
+use super::refs::{ObjectRef, other_namespace};
 use super::{
     LowerContext, LowerError, LowerInput, boolean, check_name, codes, int, list, metadata_with, obj, percent,
     s, variant,
@@ -80,49 +81,94 @@ fn check_replicas(v: &Value, p: &str, errs: &mut Vec<LowerError>) {
     }
 }
 
+/// The names a graph's steps call: a `service` is an InferenceService of the graph's namespace
+/// (checked when the project declares it, see `super::refs`), a `node` one of the graph's own
+/// nodes (always declared here, so an unknown one is an error).
+fn check_graph_refs(v: &Value, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
+    let ns = s(v, "namespace");
+    let nodes: Vec<&str> = obj(v, "nodes")
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    for (node, n) in obj(v, "nodes").into_iter().flatten() {
+        for (i, st) in list(n, "steps").into_iter().flatten().enumerate() {
+            let at = format!("{}/steps/{i}", super::ptr("/nodes", node));
+            if let Some(service) = s(st, "service") {
+                let reference = ObjectRef {
+                    what: "InferenceService",
+                    name: service,
+                    pointer: format!("{at}/service"),
+                    code: codes::UNKNOWN_OBJECT_REFERENCE,
+                };
+                reference.resolve(ctx.declared("InferenceService"), |o| other_namespace(o, ns), errs);
+            }
+            if let Some(target) = s(st, "node")
+                && !nodes.contains(&target)
+            {
+                let mut e = LowerError::new(
+                    codes::UNKNOWN_OBJECT_REFERENCE,
+                    format!("{at}/node"),
+                    format!("the graph has no node `{target}`"),
+                );
+                e = match did_you_mean(target, nodes.iter().copied()) {
+                    Some(best) => e.with_help(format!("did you mean `{best}`?")),
+                    None => e.with_help(format!("its nodes are: {}", nodes.join(", "))),
+                };
+                errs.push(e);
+            }
+        }
+    }
+}
+
 /// A runtime named by a model: when the project declares it, it must serve the model's format;
 /// a name that is not declared but close to one that is, is a typo (KServe would leave the
 /// service without a runtime at run time). Other names are runtimes installed in the cluster.
-fn check_runtime(name: &str, format: &str, pointer: &str, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
-    let declared = ctx.serving_runtimes();
-    match declared.iter().find(|o| o.name == name) {
-        Some(runtime) => {
-            let formats: Vec<&str> = runtime
-                .value
-                .get("formats")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| s(f, "name"))
-                .collect();
-            if !formats.iter().any(|f| f.eq_ignore_ascii_case(format)) {
-                errs.push(
-                    LowerError::new(
-                        codes::RUNTIME_MISMATCH,
-                        pointer,
-                        format!(
-                            "runtime `{name}` does not serve `{format}` models (it serves: {})",
-                            formats.join(", ")
-                        ),
-                    )
-                    .with_help(format!(
-                        "add `{{ name = \"{format}\" }}` to the runtime's `formats`, or pick another runtime"
-                    )),
-                );
-            }
-        }
-        None => {
-            if let Some(best) = did_you_mean(name, declared.iter().map(|o| o.name.as_str())) {
-                errs.push(
-                    LowerError::new(
-                        codes::RUNTIME_MISMATCH,
-                        pointer,
-                        format!("runtime `{name}` is not declared in this project"),
-                    )
-                    .with_help(format!("did you mean `{best}`?")),
-                );
-            }
-        }
+fn check_runtime(
+    name: &str,
+    format: &str,
+    pointer: &str,
+    ns: Option<&str>,
+    ctx: &LowerContext,
+    errs: &mut Vec<LowerError>,
+) {
+    let reference = ObjectRef {
+        what: "runtime",
+        name,
+        pointer: pointer.to_string(),
+        code: codes::RUNTIME_MISMATCH,
+    };
+    // A ClusterServingRuntime serves every namespace; a ServingRuntime its own.
+    let unusable = |o: &super::facts::ContextObject| {
+        (boolean(&o.value, "cluster") != Some(true))
+            .then(|| other_namespace(o, ns))
+            .flatten()
+    };
+    let Some(runtime) = reference.resolve(ctx.serving_runtimes(), unusable, errs) else {
+        return;
+    };
+    let formats: Vec<&str> = runtime
+        .value
+        .get("formats")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| s(f, "name"))
+        .collect();
+    if !formats.iter().any(|f| f.eq_ignore_ascii_case(format)) {
+        errs.push(
+            LowerError::new(
+                codes::RUNTIME_MISMATCH,
+                pointer,
+                format!(
+                    "runtime `{name}` does not serve `{format}` models (it serves: {})",
+                    formats.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "add `{{ name = \"{format}\" }}` to the runtime's `formats`, or pick another runtime"
+            )),
+        );
     }
 }
 
@@ -130,6 +176,7 @@ fn check_runtime(name: &str, format: &str, pointer: &str, ctx: &LowerContext, er
 fn model_fields(
     m: &Value,
     p: &str,
+    ns: Option<&str>,
     ctx: &LowerContext,
     errs: &mut Vec<LowerError>,
     placement: &mut Placement,
@@ -144,7 +191,7 @@ fn model_fields(
         out.insert("modelFormat".into(), Value::Object(mf));
         super::copy(&mut out, m, "runtime", "runtime");
         if let Some(runtime) = s(m, "runtime") {
-            check_runtime(runtime, format, &format!("{p}/runtime"), ctx, errs);
+            check_runtime(runtime, format, &format!("{p}/runtime"), ns, ctx, errs);
         }
     }
     super::copy(&mut out, m, "container_name", "name");
@@ -258,7 +305,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
                 }
                 None => (m, "/model"),
             };
-            let (k, body) = model_fields(model, mp, ctx, errs, &mut placement);
+            let (k, body) = model_fields(model, mp, s(v, "namespace"), ctx, errs, &mut placement);
             pred.insert(k, body);
         }
         (None, Some(c)) => {
@@ -277,6 +324,23 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         }
         if let Some(pc) = pod.get("priority_class") {
             pred.insert("priorityClassName".into(), pc.clone());
+        }
+        // The rest of `core.PodSettings`: the predictor is a pod spec plus KServe's component
+        // extension (`labels`, `annotations` of its pods). The service's own `service_account`
+        // wins over the pod's.
+        if let Some(sa) = pod.get("service_account") {
+            pred.entry("serviceAccountName").or_insert_with(|| sa.clone());
+        }
+        if let Some(ps) = list(pod, "image_pull_secrets").filter(|l| !l.is_empty()) {
+            pred.insert(
+                "imagePullSecrets".into(),
+                Value::Array(ps.iter().map(|n| json!({ "name": n })).collect()),
+            );
+        }
+        for key in ["labels", "annotations"] {
+            if let Some(m) = obj(pod, key).filter(|m| !m.is_empty()) {
+                pred.insert(key.into(), Value::Object(m.clone()));
+            }
         }
     }
 
@@ -396,9 +460,10 @@ pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<Lowe
     })]
 }
 
-pub fn lower_graph(input: &LowerInput, _ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
+pub fn lower_graph(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
     check_name(input, 63, errs);
     let v = input.value;
+    check_graph_refs(v, ctx, errs);
     let mut nodes = Map::new();
     for (name, n) in obj(v, "nodes").into_iter().flatten() {
         let mut node = Map::new();

@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod pod;
 pub mod pod_check;
 pub mod profile;
+pub mod refs;
 pub mod training;
 pub mod trainjob;
 
@@ -58,6 +59,20 @@ pub struct LowerError {
     pub message: String,
     pub help: Option<String>,
     pub severity: Severity,
+    /// Other objects the problem is about (the workloads over a quota), labelled where they
+    /// are declared.
+    pub related: Vec<Related>,
+}
+
+/// A field of another emitted object a problem points at, besides its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Related {
+    /// The object's stdlib type and name (as in `LowerInput`).
+    pub ty: String,
+    pub name: String,
+    /// A JSON pointer into that object's value.
+    pub pointer: String,
+    pub message: String,
 }
 
 impl LowerError {
@@ -68,6 +83,7 @@ impl LowerError {
             message: message.into(),
             help: None,
             severity: Severity::Error,
+            related: Vec::new(),
         }
     }
 
@@ -79,6 +95,12 @@ impl LowerError {
 
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// Labels a field of another object (see [`Related`]).
+    pub fn with_related(mut self, related: Related) -> LowerError {
+        self.related.push(related);
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> LowerError {
@@ -147,10 +169,11 @@ fn lower_kind(input: &LowerInput, ctx: &LowerContext) -> (Vec<Value>, Vec<LowerE
         "LLMInferenceService" => kserve::lower_llm(input, ctx, &mut errs),
         "Object" => object::lower(input, ctx, &mut errs),
         "NodePool" => Vec::new(),
-        "Pipeline" => pipeline::lower(input, ctx).unwrap_or_else(|mut e| {
-            errs.append(&mut e);
-            Vec::new()
-        }),
+        "Pipeline" => {
+            let (out, mut problems) = pipeline::lower(input, ctx);
+            errs.append(&mut problems);
+            out
+        }
         other => {
             errs.push(
                 LowerError::new(
@@ -239,6 +262,23 @@ impl serde::Serialize for MetadataWithoutName<'_> {
         }
         map.end()
     }
+}
+
+/// Names a lowered run-like object of `input`: its content-derived name (see [`run_name`]),
+/// unless the user asked for the exact name (`exact_name = true`). Both carry the
+/// `kiln.dev/run-of` label.
+pub(crate) fn name_run_of(input: &LowerInput, object: Value) -> Value {
+    if boolean(input.value, "exact_name") == Some(true) {
+        let mut object = object;
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            let labels = meta.entry("labels").or_insert_with(|| json!({}));
+            if let Some(l) = labels.as_object_mut() {
+                l.insert("kiln.dev/run-of".into(), json!(input.name));
+            }
+        }
+        return object;
+    }
+    name_run(input.name, object)
 }
 
 /// Gives a lowered run-like object its content-derived name and the `kiln.dev/run-of` label.

@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::codes;
 use super::pod::{ContainerSpec, Usage, pod_spec, usage as res_usage, volume};
+use super::refs::{ObjectRef, names, other_namespace};
 use super::{LowerContext, LowerError, LowerInput, boolean, check_name, list, metadata_with, obj, s};
 
 /// Where Kubeflow notebook images keep the user's home.
@@ -20,10 +22,18 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
     check_name(input, 52, errs);
     let v = input.value;
     let mut labels = Map::new();
-    for pd in list(v, "pod_defaults").into_iter().flatten() {
-        if let Some(pd) = pd.as_str() {
-            labels.insert(pd.to_string(), json!("true"));
-        }
+    let ns = s(v, "namespace");
+    for (i, pd) in names(v, "pod_defaults") {
+        // A PodDefault applies to pods that carry the label it selects; the Notebook UI's
+        // convention (and kiln's PodDefault lowering) is the PodDefault's name.
+        let reference = ObjectRef {
+            what: "PodDefault",
+            name: &pd,
+            pointer: format!("/pod_defaults/{i}"),
+            code: codes::UNKNOWN_OBJECT_REFERENCE,
+        };
+        reference.resolve(ctx.declared("PodDefault"), |o| other_namespace(o, ns), errs);
+        labels.insert(pd, json!("true"));
     }
     let mut annotations = Map::new();
     if let Some(c) = s(v, "creator") {

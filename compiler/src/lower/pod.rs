@@ -172,24 +172,7 @@ pub fn resources(
                     .node_selector
                     .insert(model_label(&resource).into(), json!(model));
             }
-            for t in list(pool, "taints").into_iter().flatten() {
-                let mut tol = Map::new();
-                tol.insert("key".into(), t.get("key").cloned().unwrap_or(Value::Null));
-                match t.get("value") {
-                    Some(v) => {
-                        tol.insert("operator".into(), json!("Equal"));
-                        tol.insert("value".into(), v.clone());
-                    }
-                    None => {
-                        tol.insert("operator".into(), json!("Exists"));
-                    }
-                }
-                tol.insert(
-                    "effect".into(),
-                    t.get("effect").cloned().unwrap_or(json!("NoSchedule")),
-                );
-                placement.tolerations.push(Value::Object(tol));
-            }
+            placement.tolerations.extend(tolerations(pool));
         } else if let Some(model) = s(&acc, "model") {
             // A request for a model targets that model's nodes and tolerates the usual GPU
             // taint; a bare count only asks for the resource.
@@ -222,16 +205,16 @@ fn num(v: &Value) -> String {
 }
 
 /// K0501 (model not in any declared pool), K0503 (does not fit one node), K0505 (pool of
-/// another accelerator).
-fn check_gpu(
-    gpu: &Value,
+/// another accelerator). Returns the pool the request lands on, when one is known.
+pub(crate) fn check_gpu<'c>(
+    gpu: &'c Value,
     acc: &Value,
     count: i64,
     res: &Value,
     p: &str,
-    ctx: &LowerContext,
+    ctx: &'c LowerContext,
     errs: &mut Vec<LowerError>,
-) {
+) -> Option<&'c Value> {
     if let Some(pool) = gpu.get("pool") {
         let pacc = pool.get("accelerator").cloned().unwrap_or_else(|| json!({}));
         if !same_accelerator(acc, &pacc) {
@@ -249,11 +232,11 @@ fn check_gpu(
             );
         }
         check_fit(pool, "its node pool", count, res, p, errs);
-        return;
+        return Some(pool);
     }
     let declared = pools(ctx);
     if declared.is_empty() {
-        return;
+        return None;
     }
     let matching: Vec<_> = declared
         .iter()
@@ -274,12 +257,16 @@ fn check_gpu(
             ptr(p, "accelerator"),
             format!("no declared NodePool provides {}", describe(acc)),
         );
-        let model = s(acc, "model").unwrap_or("");
+        // A misspelled model, or (for a bare count) a misspelled resource name.
+        let (wanted, field) = match s(acc, "model") {
+            Some(m) => (m, "model"),
+            None => (s(acc, "resource").unwrap_or("nvidia.com/gpu"), "resource"),
+        };
         let best = did_you_mean(
-            model,
+            wanted,
             declared
                 .iter()
-                .filter_map(|(_, v)| v.get("accelerator").and_then(|a| s(a, "model"))),
+                .filter_map(|(_, v)| v.get("accelerator").and_then(|a| s(a, field))),
         );
         e = match best {
             Some(m) => e.with_help(format!(
@@ -289,14 +276,42 @@ fn check_gpu(
             None => e.with_help(format!("declared pools: {}", available.join(", "))),
         };
         errs.push(e);
-        return;
+        return None;
     }
     let best = matching
         .iter()
         .max_by_key(|(_, v)| int(v, "per_node").unwrap_or(0));
     if let Some((name, pool)) = best {
         check_fit(pool, &format!("node pool `{name}`"), count, res, p, errs);
+        return Some(*pool);
     }
+    None
+}
+
+/// The tolerations a pod needs to run on `pool`'s nodes: one per taint.
+pub(crate) fn tolerations(pool: &Value) -> Vec<Value> {
+    list(pool, "taints")
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let mut tol = Map::new();
+            tol.insert("key".into(), t.get("key").cloned().unwrap_or(Value::Null));
+            match t.get("value") {
+                Some(v) => {
+                    tol.insert("operator".into(), json!("Equal"));
+                    tol.insert("value".into(), v.clone());
+                }
+                None => {
+                    tol.insert("operator".into(), json!("Exists"));
+                }
+            }
+            tol.insert(
+                "effect".into(),
+                t.get("effect").cloned().unwrap_or(json!("NoSchedule")),
+            );
+            Value::Object(tol)
+        })
+        .collect()
 }
 
 fn check_fit(pool: &Value, what: &str, count: i64, res: &Value, p: &str, errs: &mut Vec<LowerError>) {
@@ -314,23 +329,46 @@ fn check_fit(pool: &Value, what: &str, count: i64, res: &Value, p: &str, errs: &
             )),
         );
     }
+    // Shared memory is a memory-backed volume: it counts against the node's memory.
+    let shm = res.get("shm").and_then(quantity_milli).unwrap_or(0);
     for (field, fmt) in [("cpu", fmt_cpu as fn(i128) -> String), ("memory", fmt_memory)] {
+        let extra = if field == "memory" { shm } else { 0 };
+        let asked = res.get(field).and_then(quantity_milli);
         if let (Some(want), Some(have)) = (
-            res.get(field).and_then(quantity_milli),
+            (asked.is_some() || extra > 0).then(|| asked.unwrap_or(0) + extra),
             pool.get(field).and_then(quantity_milli),
         ) && want > have
         {
+            let how = if extra > 0 {
+                format!(
+                    " ({} plus {} of shared memory, which is memory-backed)",
+                    fmt(asked.unwrap_or(0)),
+                    fmt(extra)
+                )
+            } else {
+                String::new()
+            };
             errs.push(
                 LowerError::new(
                     codes::DOES_NOT_FIT_NODE,
-                    ptr(p.trim_end_matches("/gpu"), field),
+                    ptr(
+                        p.trim_end_matches("/gpu"),
+                        if extra > 0 && asked.is_none() {
+                            "shm"
+                        } else {
+                            field
+                        },
+                    ),
                     format!(
-                        "one pod requests {} {field} but a node of {what} has {}",
+                        "one pod requests {} {field}{how} but a node of {what} has {}",
                         fmt(want),
                         fmt(have)
                     ),
                 )
-                .with_help(format!("request at most {} per pod", fmt(have))),
+                .with_help(format!(
+                    "request at most {} per pod, shared memory included",
+                    fmt(have)
+                )),
             );
         }
     }

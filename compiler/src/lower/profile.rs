@@ -100,6 +100,9 @@ pub fn check_namespace_has_profile(input: &LowerInput, ctx: &LowerContext, errs:
 /// One workload's share of a namespace's requests.
 struct Contribution {
     what: String,
+    /// The workload: its stdlib type and name.
+    ty: String,
+    name: String,
     usage: Usage,
     /// How the GPU figure was obtained (`2 parallel trials x 8`).
     detail: Option<String>,
@@ -117,6 +120,8 @@ fn contributions(ns: &str, gpu_res: &str, ctx: &LowerContext) -> Vec<Contributio
                     super::notebook::usage(&o.value, gpu_res)
                 };
                 out.push(Contribution {
+                    ty: o.ty.clone(),
+                    name: o.name.clone(),
                     what: format!("notebook {}", o.name),
                     usage,
                     detail: stopped.then(|| "stopped".to_string()),
@@ -125,6 +130,8 @@ fn contributions(ns: &str, gpu_res: &str, ctx: &LowerContext) -> Vec<Contributio
             "InferenceService" => {
                 let (usage, min) = super::kserve::usage(&o.value, gpu_res);
                 out.push(Contribution {
+                    ty: o.ty.clone(),
+                    name: o.name.clone(),
                     what: format!("service {}", o.name),
                     usage,
                     detail: (min == 0).then(|| "scales to zero".to_string()),
@@ -133,6 +140,8 @@ fn contributions(ns: &str, gpu_res: &str, ctx: &LowerContext) -> Vec<Contributio
             "Experiment" => {
                 let (per_trial, parallel) = super::katib::trial_usage(&o.value, gpu_res);
                 out.push(Contribution {
+                    ty: o.ty.clone(),
+                    name: o.name.clone(),
                     what: format!("experiment {}", o.name),
                     usage: per_trial.times(parallel),
                     detail: Some(format!("{parallel} parallel trials x {{}}")),
@@ -196,18 +205,29 @@ fn check_quota(ns: &str, q: &Value, gpu_res: &str, ctx: &LowerContext, errs: &mu
             ),
             None => format!("lower the requests, or raise the quota in Profile `{ns}`"),
         };
-        errs.push(
-            LowerError::new(
-                codes::QUOTA_EXCEEDED,
-                format!("/quota/{field}"),
-                format!(
-                    "namespace `{ns}` would request {} {label}; its Profile quota is {}",
-                    fmt(want),
-                    fmt(limit)
-                ),
-            )
-            .with_help(format!("{}\n{fix}", note.join(", "))),
-        );
+        let mut e = LowerError::new(
+            codes::QUOTA_EXCEEDED,
+            format!("/quota/{field}"),
+            format!(
+                "namespace `{ns}` would request {} {label}; its Profile quota is {}",
+                fmt(want),
+                fmt(limit)
+            ),
+        )
+        .with_help(format!("{}\n{fix}", note.join(", ")));
+        // Point at the workloads that hold the quota, largest first (the first one alone is
+        // over it, or the top few together are).
+        let mut holders: Vec<&Contribution> = parts.iter().filter(|c| get(&c.usage) > 0).collect();
+        holders.sort_by_key(|c| std::cmp::Reverse(get(&c.usage)));
+        for c in holders.into_iter().take(3) {
+            e = e.with_related(super::Related {
+                ty: c.ty.clone(),
+                name: c.name.clone(),
+                pointer: String::new(),
+                message: format!("{} requests {} {label}", c.what, fmt(get(&c.usage))),
+            });
+        }
+        errs.push(e);
     }
 }
 

@@ -305,7 +305,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
     m.insert("kind".into(), body["kind"].clone());
     m.insert("metadata".into(), metadata(input, true));
     m.insert("spec".into(), body["spec"].clone());
-    vec![super::name_run(input.name, Value::Object(m))]
+    vec![super::name_run_of(input, Value::Object(m))]
 }
 
 #[cfg(test)]

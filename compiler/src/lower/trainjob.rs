@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::codes;
 use super::pod::{ContainerSpec, pod_spec, resources};
+use super::refs::{ObjectRef, other_namespace, well_known};
 use super::{
     LowerContext, LowerError, LowerInput, boolean, check_name, int, list, metadata, metadata_with, obj, s,
 };
@@ -11,7 +13,9 @@ use super::{
 /// `{apiVersion, kind, spec}` of a TrainJob (no metadata); `p` points at the job record.
 pub fn job_body(v: &Value, p: &str, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Value {
     let mut spec = Map::new();
+    check_procs(v, p, errs);
     if let Some(r) = v.get("runtime") {
+        check_runtime_ref(v, r, p, ctx, errs);
         spec.insert(
             "runtimeRef".into(),
             json!({
@@ -116,6 +120,63 @@ pub fn job_usage(v: &Value, gpu_resource: &str) -> super::pod::Usage {
     super::pod::usage(v.get("resources_per_node"), gpu_resource).times(int(v, "nodes").unwrap_or(1))
 }
 
+/// The runtime a job names: one the project declares must have the scope `runtime.kind` asks for
+/// (a namespaced one in the job's namespace); a misspelled declared name is an error (the job would
+/// wait for a runtime that never appears). Other names are runtimes installed in the cluster.
+fn check_runtime_ref(job: &Value, r: &Value, p: &str, ctx: &LowerContext, errs: &mut Vec<LowerError>) {
+    let Some(name) = s(r, "name") else { return };
+    let wants_cluster = s(r, "kind").unwrap_or("ClusterTrainingRuntime") == "ClusterTrainingRuntime";
+    let ns = s(job, "namespace");
+    let reference = ObjectRef {
+        what: "training runtime",
+        name,
+        pointer: format!("{p}/runtime/name"),
+        code: codes::UNKNOWN_OBJECT_REFERENCE,
+    };
+    let declared = ctx.declared("TrainingRuntime");
+    reference.resolve(
+        declared,
+        |o| match (wants_cluster, boolean(&o.value, "cluster") == Some(true)) {
+            (true, false) => Some(
+                "it is a namespaced TrainingRuntime and `runtime.kind` is `ClusterTrainingRuntime` \
+                 (the default): set `kind = \"TrainingRuntime\"`"
+                    .into(),
+            ),
+            (false, true) => Some(
+                "it is a ClusterTrainingRuntime (`cluster = true`) and `runtime.kind` is `TrainingRuntime`"
+                    .into(),
+            ),
+            (false, false) => other_namespace(o, ns),
+            (true, true) => None,
+        },
+        errs,
+    );
+}
+
+/// K0811: torchrun starts `procs_per_node` processes per node, one per GPU; another number
+/// leaves GPUs idle or makes processes share one (as TrainingJob's `procs_per_worker`).
+fn check_procs(job: &Value, p: &str, errs: &mut Vec<LowerError>) {
+    let gpus = job
+        .get("resources_per_node")
+        .and_then(|r| r.get("gpu"))
+        .map(|g| int(g, "count").unwrap_or(1));
+    if let (Some(procs), Some(g)) = (int(job, "procs_per_node"), gpus)
+        && procs != g
+    {
+        errs.push(
+            LowerError::new(
+                codes::WORLD_SIZE_MISMATCH,
+                format!("{p}/procs_per_node"),
+                format!("each node runs {procs} processes but has {g} GPUs"),
+            )
+            .with_help(format!("run one process per GPU: procs_per_node = {g}")),
+        );
+    }
+}
+
+/// The values upstream runtimes give the `trainer.kubeflow.org/framework` label.
+const FRAMEWORKS: &[&str] = &["torch", "deepspeed", "mlx", "jax", "xgboost", "torchtune"];
+
 pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
     check_name(input, 40, errs);
     let body = job_body(input.value, "", ctx, errs);
@@ -125,7 +186,7 @@ pub fn lower(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>)
         "metadata": metadata(input, true),
         "spec": body["spec"],
     });
-    vec![super::name_run(input.name, obj)]
+    vec![super::name_run_of(input, obj)]
 }
 
 pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<LowerError>) -> Vec<Value> {
@@ -134,6 +195,7 @@ pub fn lower_runtime(input: &LowerInput, ctx: &LowerContext, errs: &mut Vec<Lowe
     let cluster = boolean(v, "cluster") == Some(true);
     let mut labels = Map::new();
     if let Some(f) = s(v, "framework") {
+        well_known("framework", f, FRAMEWORKS, "/framework".into(), errs);
         labels.insert("trainer.kubeflow.org/framework".into(), json!(f));
     }
     let mut policy = Map::new();

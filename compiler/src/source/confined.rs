@@ -239,6 +239,9 @@ pub enum Refusal {
     /// A folder on the way is a file.
     NotADirectory,
     NotUtf8,
+    /// Valid UTF-8 that starts with a byte-order mark (U+FEFF), which kiln's syntax does not
+    /// allow: one clear refusal instead of a lexer error on an invisible character.
+    ByteOrderMark,
     /// The tree failed to answer (permission denied, I/O error): its own words, no content.
     Io(String),
 }
@@ -252,9 +255,11 @@ impl Refusal {
             Refusal::NotRegularFile { .. } => codes::NOT_A_REGULAR_FILE,
             Refusal::TooLarge { .. } => codes::SOURCE_TOO_LARGE,
             Refusal::NotASource { .. } => codes::NOT_A_SOURCE_FILE,
-            Refusal::NotFound | Refusal::NotADirectory | Refusal::NotUtf8 | Refusal::Io(_) => {
-                codes::UNKNOWN_IMPORT
-            }
+            Refusal::NotFound
+            | Refusal::NotADirectory
+            | Refusal::NotUtf8
+            | Refusal::ByteOrderMark
+            | Refusal::Io(_) => codes::UNKNOWN_IMPORT,
         }
     }
 
@@ -281,7 +286,10 @@ impl Refusal {
             Refusal::NotASource { via_symlink: false } => "it is not a .kiln source".to_string(),
             Refusal::NotFound => "no such file".to_string(),
             Refusal::NotADirectory => "a folder on the way is a file".to_string(),
-            Refusal::NotUtf8 => "the file is not valid UTF-8".to_string(),
+            Refusal::NotUtf8 => {
+                "the file is not valid UTF-8 (a binary file, or another encoding)".to_string()
+            }
+            Refusal::ByteOrderMark => "the file starts with a UTF-8 byte-order mark".to_string(),
             Refusal::Io(e) => e.clone(),
         }
     }
@@ -304,6 +312,10 @@ impl Refusal {
             }
             Refusal::NotASource { .. } => {
                 "imports and folder scans read .kiln files only (never files inside .git)".to_string()
+            }
+            Refusal::NotUtf8 => "kiln sources are UTF-8 text; save the file as UTF-8, or leave binary files out of the project's .kiln files".to_string(),
+            Refusal::ByteOrderMark => {
+                "save the file as UTF-8 without a byte-order mark (editors call it `UTF-8`, not `UTF-8 with BOM`)".to_string()
             }
             _ => return None,
         })
@@ -415,7 +427,11 @@ fn read_resolved(tree: &dyn Tree, resolved: Resolved, limit: u64) -> Result<Stri
                     limit,
                 });
             }
-            String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)
+            let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+            if text.starts_with('\u{feff}') {
+                return Err(Refusal::ByteOrderMark);
+            }
+            Ok(text)
         }
         Entry::Dir => Err(Refusal::NotRegularFile { what: "a directory" }),
         Entry::Special(kind) => Err(Refusal::NotRegularFile {

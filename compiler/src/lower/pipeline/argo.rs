@@ -17,6 +17,8 @@ use crate::lower::LowerError;
 
 struct Argo<'a> {
     p: &'a Pipeline,
+    /// The tolerations of the tainted node pools steps' GPUs land on, per step pointer.
+    tolerations: &'a super::Tolerations,
     templates: Vec<Value>,
     errs: Vec<LowerError>,
 }
@@ -66,6 +68,7 @@ impl<'a> Argo<'a> {
                 Seg::Ref(Ref::Param(p)) => out.push_str(&format!("{{{{workflow.parameters.{p}}}}}")),
                 Seg::Ref(Ref::Item(None)) => out.push_str("{{item}}"),
                 Seg::Ref(Ref::Item(Some(k))) => out.push_str(&format!("{{{{item.{k}}}}}")),
+                Seg::Ref(Ref::Global(g)) => out.push_str(&global_expr(&g)),
                 Seg::Ref(r @ Ref::Output { .. }) => {
                     self.errs.push(
                         LowerError::new(
@@ -114,6 +117,7 @@ impl<'a> Argo<'a> {
             Ref::Param(p) => format!("{{{{workflow.parameters.{p}}}}}"),
             Ref::Item(None) => "{{item}}".into(),
             Ref::Item(Some(k)) => format!("{{{{item.{k}}}}}"),
+            Ref::Global(g) => global_expr(g),
             Ref::Input { name, attr } => {
                 let art = scope
                     .own
@@ -193,6 +197,7 @@ impl<'a> Argo<'a> {
                 pm.insert("name".into(), json!(i.name));
                 // A template's own constant is its default; a step's constant is passed as an argument.
                 if defaults && let Some(val) = &i.value {
+                    let val = self.body_text(val, step);
                     pm.insert("value".into(), json!(val));
                 }
                 if let Some(d) = &i.description {
@@ -362,6 +367,9 @@ impl<'a> Argo<'a> {
             .filter(|x| x.as_object().is_some_and(|m| !m.is_empty()))
         {
             t.insert("nodeSelector".into(), ns.clone());
+        }
+        if let Some(tol) = self.tolerations.get(&step.ptr) {
+            t.insert("tolerations".into(), json!(tol));
         }
         if let Some(d) = v.get("timeout").and_then(crate::lower::duration_secs) {
             t.insert("activeDeadlineSeconds".into(), json!(d));
@@ -542,9 +550,14 @@ fn resources(v: &Value) -> Option<Value> {
 }
 
 /// The Argo objects of a checked pipeline.
-pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>, Vec<LowerError>> {
+pub(crate) fn lower(
+    p: &Pipeline,
+    namespace: Option<&str>,
+    tolerations: &super::Tolerations,
+) -> Result<Vec<Value>, Vec<LowerError>> {
     let mut a = Argo {
         p,
+        tolerations,
         templates: Vec::new(),
         errs: Vec::new(),
     };
@@ -595,8 +608,76 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
         a.templates.push(tv);
     }
     if let Some(exit) = &p.on_exit {
-        let tv = a.template(exit, None, false);
-        a.templates.push(tv);
+        // Argo calls the exit handler without arguments, so its inputs carry their values as
+        // defaults: a constant, or a run global (`from = workflow.status`).
+        let mut exit = exit.clone();
+        for i in &mut exit.inputs {
+            if let Some(Ref::Global(g)) = &i.from {
+                i.value = Some(format!("$(workflow.{g})"));
+                i.from = None;
+            }
+        }
+        // A condition on the exit handler (`when = { ref = workflow.status, value = "Failed" }`):
+        // Argo has none on `onExit`, so the handler becomes a one-step template whose step has it.
+        let when = exit.raw.get("when").and_then(|c| {
+            let left = super::model::parse_ref(c.get("ref")?.as_str()?)?;
+            let op = c.get("op").and_then(Value::as_str).unwrap_or("==").to_string();
+            let right = match c.get("value") {
+                Some(Value::String(v)) => v.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            Some((left, op, right))
+        });
+        if let Some((left, _, _)) = &when
+            && !matches!(left, Ref::Global(_) | Ref::Param(_))
+        {
+            a.errs.push(
+                LowerError::new(
+                    codes::UNSUPPORTED_ON_TARGET,
+                    "/on_exit/when/ref",
+                    "the exit handler's condition can only read the run's globals and parameters",
+                )
+                .with_help("test `workflow.status` or `workflow.failures`, or a pipeline parameter"),
+            );
+        }
+        if when.is_some() && !matches!(exit.run, Run::Template(_) | Run::TemplateRef) {
+            // The handler's own template under another name, called by the wrapper below.
+            let mut body = exit.clone();
+            body.name = format!("{}-body", exit.name);
+            let tv = a.template(&body, None, true);
+            a.templates.push(tv);
+            exit.run = Run::Template(body.name.clone());
+            exit.inputs.clear();
+        }
+        let tv = match &exit.run {
+            // `on_exit = { name = "notify", template = templates.notify }`: `onExit` names the
+            // template itself (a wrapper of the same name would be a second `notify`).
+            Run::Template(t) if *t == exit.name && when.is_none() && exit.inputs.is_empty() => None,
+            // An exit handler that calls a template of this pipeline or of another
+            // WorkflowTemplate: `onExit` names a template of this workflow, so it is a one-step
+            // `steps` template that calls it with the handler's inputs (never an empty container).
+            Run::Template(_) | Run::TemplateRef => {
+                let dag = Dag {
+                    nodes: vec![super::model::Node::of_step(&exit)],
+                    top: vec![0],
+                    mode: Some(Mode::Steps),
+                };
+                let scope = Scope {
+                    dag: &dag,
+                    mode: Mode::Steps,
+                    own: Vec::new(),
+                };
+                let mut call = a.task(0, &scope);
+                if let (Some((left, op, right)), Some(m)) = (&when, call.as_object_mut()) {
+                    let lhs = a.expr(left, &scope, "/on_exit/when");
+                    m.insert("when".into(), json!(format!("{lhs} {op} {right}")));
+                }
+                Some(json!({ "name": exit.name, "steps": [[call]] }))
+            }
+            _ => Some(a.template(&exit, None, true)),
+        };
+        a.templates.extend(tv);
     }
     if !a.errs.is_empty() {
         return Err(a.errs);
@@ -695,4 +776,11 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
         out.push(wf);
     }
     Ok(out)
+}
+
+/// The Argo expression of the run global `workflow.{name}` (`{{workflow.status}}`); an unknown
+/// one is reported by the model and written as the user spelled it.
+fn global_expr(name: &str) -> String {
+    let var = super::model::global(name).map_or_else(|| format!("workflow.{name}"), |g| g.argo.to_string());
+    format!("{{{{{var}}}}}")
 }

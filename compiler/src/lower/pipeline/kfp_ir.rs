@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::codes;
 use super::model::{
-    Dag, Engine, IoType, Loop, Pipeline, Ref, Run, Seg, Step, constant, item_type, py_json, segments, sorted,
+    Dag, Engine, IoType, Loop, Pipeline, Ref, Run, Seg, Step, constant, global, item_type, py_json, segments,
+    sorted,
 };
 use crate::lower::LowerError;
 
@@ -347,6 +348,7 @@ impl<'a> Kfp<'a> {
                         out.push_str(&format!("{{{{$.outputs.parameters['{name}'].output_file}}}}"));
                     }
                 }
+                Seg::Ref(Ref::Global(g)) => out.push_str(global(&g).and_then(|g| g.kfp).unwrap_or_default()),
                 Seg::Ref(r) => {
                     if let Some(c) = self.chan_of(&r, at) {
                         let name = self.name_of(&c);
@@ -483,6 +485,16 @@ impl<'a> Kfp<'a> {
         }
         // Bindings.
         for si in &step.inputs {
+            if let Some(Ref::Global(g)) = &si.from {
+                // A run global is a placeholder KFP's driver fills in (as kfp's SDK writes it).
+                if let Some(placeholder) = global(g).and_then(|g| g.kfp) {
+                    task_params.insert(
+                        si.name.clone(),
+                        json!({ "runtimeValue": { "constant": placeholder } }),
+                    );
+                }
+                continue;
+            }
             if let Some(r) = &si.from {
                 let Some(c) = self.chan_of(r, i) else { continue };
                 let (mut b, art) = self.bind(parent, &c);
@@ -507,6 +519,9 @@ impl<'a> Kfp<'a> {
                     for seg in segs {
                         match seg {
                             Seg::Lit(t) => text.push_str(&t),
+                            Seg::Ref(Ref::Global(g)) => {
+                                text.push_str(global(&g).and_then(|g| g.kfp).unwrap_or_default())
+                            }
                             Seg::Ref(r) => {
                                 if let Some(c) = self.chan_of(&r, i) {
                                     let name = self.name_of(&c);
@@ -525,10 +540,14 @@ impl<'a> Kfp<'a> {
         let mut out_params = Map::new();
         let mut out_arts = Map::new();
         for o in tmpl_outputs.iter().chain(step.outputs.iter()) {
+            let mut d = definition(o.ty, false);
+            if let (Some(desc), Some(m)) = (o.raw.get("description"), d.as_object_mut()) {
+                m.insert("description".into(), desc.clone());
+            }
             if o.ty.is_artifact() {
-                out_arts.insert(o.name.clone(), definition(o.ty, false));
+                out_arts.insert(o.name.clone(), d);
             } else {
-                out_params.insert(o.name.clone(), definition(o.ty, false));
+                out_params.insert(o.name.clone(), d);
             }
         }
         // Executor.
@@ -1011,7 +1030,47 @@ pub(crate) fn pipeline_spec(p: &Pipeline) -> Result<Value, Vec<LowerError>> {
 }
 
 /// The Pipeline, PipelineVersion (and ScheduledWorkflow) objects.
-pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>, Vec<LowerError>> {
+/// The kfp-kubernetes platform config of the leaf steps (`platformSpec`), as kfp's
+/// `kubernetes.add_toleration` and `add_node_selector` write it: per executor, the tolerations
+/// of the tainted node pool its GPUs land on and its `node_selector` (its own, else its
+/// template's). `None` when no step needs one.
+fn platform_spec(p: &Pipeline, tolerations: &super::Tolerations) -> Option<Value> {
+    let mut executors = Map::new();
+    for node in &p.dag.nodes {
+        let Some(step) = &node.step else { continue };
+        let template = match &step.run {
+            Run::Template(t) => p.template(t).map(|t| &t.step),
+            _ => None,
+        };
+        let mut config = Map::new();
+        let tol = tolerations
+            .get(&step.ptr)
+            .or_else(|| template.and_then(|t| tolerations.get(&t.ptr)));
+        if let Some(tol) = tol {
+            config.insert("tolerations".into(), json!(tol));
+        }
+        let selector = [Some(step), template]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.raw.get("node_selector").and_then(Value::as_object))
+            .find(|m| !m.is_empty());
+        if let Some(labels) = selector {
+            config.insert("nodeSelector".into(), json!({ "labels": labels }));
+        }
+        if !config.is_empty() {
+            executors.insert(format!("exec-{}", step.name), Value::Object(config));
+        }
+    }
+    (!executors.is_empty()).then(|| {
+        json!({ "platforms": { "kubernetes": { "deploymentSpec": { "executors": Value::Object(sorted(executors)) } } } })
+    })
+}
+
+pub(crate) fn lower(
+    p: &Pipeline,
+    namespace: Option<&str>,
+    tolerations: &super::Tolerations,
+) -> Result<Vec<Value>, Vec<LowerError>> {
     let spec = pipeline_spec(p)?;
     let meta = |name: &str| {
         let mut m = Map::new();
@@ -1046,6 +1105,9 @@ pub(crate) fn lower(p: &Pipeline, namespace: Option<&str>) -> Result<Vec<Value>,
     vspec.insert("pipelineName".into(), json!(p.name));
     vspec.extend(pspec);
     vspec.insert("pipelineSpec".into(), spec.clone());
+    if let Some(platform) = platform_spec(p, tolerations) {
+        vspec.insert("platformSpec".into(), platform);
+    }
     let mut ver = Map::new();
     ver.insert("apiVersion".into(), json!("pipelines.kubeflow.org/v2beta1"));
     ver.insert("kind".into(), json!("PipelineVersion"));

@@ -138,9 +138,77 @@ pub(crate) enum Ref {
         name: String,
         attr: Option<String>,
     },
+    /// A global of the run (`workflow.name`, `workflow.status`): see [`GLOBALS`].
+    Global(String),
 }
 
-/// Parses `params.x`, `steps.s.outputs.o`, `item`, `item.k`, `inputs.x[.path]`, `outputs.x[.path]`.
+/// A global of the run a step may read as `workflow.NAME` (in a `from`, a `when` or a `$(...)`
+/// placeholder): the Argo variable it lowers to, the KFP placeholder when KFP has one, and
+/// whether Argo sets it only while the exit handler runs.
+pub(crate) struct Global {
+    pub name: &'static str,
+    pub argo: &'static str,
+    pub kfp: Option<&'static str>,
+    pub exit_only: bool,
+}
+
+/// The run globals kiln knows, as `workflow.NAME` (Argo's names; KFP's SDK placeholders where
+/// KFP has the same value).
+pub(crate) const GLOBALS: &[Global] = &[
+    Global {
+        name: "name",
+        argo: "workflow.name",
+        kfp: Some("{{$.pipeline_job_name}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "namespace",
+        argo: "workflow.namespace",
+        kfp: None,
+        exit_only: false,
+    },
+    Global {
+        name: "uid",
+        argo: "workflow.uid",
+        kfp: Some("{{$.pipeline_job_uuid}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "creation_timestamp",
+        argo: "workflow.creationTimestamp",
+        kfp: Some("{{$.pipeline_job_create_time_utc}}"),
+        exit_only: false,
+    },
+    Global {
+        name: "duration",
+        argo: "workflow.duration",
+        kfp: None,
+        exit_only: false,
+    },
+    Global {
+        name: "status",
+        argo: "workflow.status",
+        kfp: None,
+        exit_only: true,
+    },
+    Global {
+        name: "failures",
+        argo: "workflow.failures",
+        kfp: None,
+        exit_only: true,
+    },
+];
+
+/// The global `workflow.NAME`, when kiln knows it.
+pub(crate) fn global(name: &str) -> Option<&'static Global> {
+    GLOBALS.iter().find(|g| g.name == name)
+}
+
+/// The roots a reference or a `$(...)` placeholder may start with.
+pub(crate) const REFERENCE_ROOTS: &[&str] = &["params", "steps", "item", "inputs", "outputs", "workflow"];
+
+/// Parses `params.x`, `steps.s.outputs.o`, `item`, `item.k`, `inputs.x[.path]`, `outputs.x[.path]`,
+/// `workflow.g`.
 pub(crate) fn parse_ref(s: &str) -> Option<Ref> {
     let parts: Vec<&str> = s.trim().split('.').collect();
     let ok = |p: &str| {
@@ -159,6 +227,7 @@ pub(crate) fn parse_ref(s: &str) -> Option<Ref> {
         }),
         ["item"] => Some(Ref::Item(None)),
         ["item", k] => Some(Ref::Item(Some((*k).into()))),
+        ["workflow", g] => Some(Ref::Global((*g).into())),
         ["inputs", n] => Some(Ref::Input {
             name: (*n).into(),
             attr: None,
@@ -213,6 +282,93 @@ pub(crate) fn segments(s: &str) -> Vec<Seg> {
         out.push(Seg::Lit(lit));
     }
     out
+}
+
+/// The contents of the `$(...)` of `s` that are not placeholders ([`segments`] keeps them as text)
+/// but look like one: a dotted path of names (`$(workflw.name)`), or a name close to a root.
+/// Shell command substitution (`$(date)`, `$(nproc --all)`) is not reported.
+pub(crate) fn unresolved_placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("$(") {
+        rest = &rest[i + 2..];
+        let Some(j) = rest.find(')') else { break };
+        let text = rest[..j].trim();
+        let names: Vec<&str> = text.split('.').collect();
+        let is_name = |n: &str| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let looks_like = names.iter().all(|n| is_name(n))
+            && (names.len() > 1 || did_you_mean(names[0], REFERENCE_ROOTS.iter().copied()).is_some());
+        if parse_ref(text).is_none() && looks_like {
+            out.push(text.to_string());
+        }
+        rest = &rest[j..];
+    }
+    out
+}
+
+/// K0413 for `$(text)`, which [`unresolved_placeholders`] found: an error when it starts with (or
+/// close to) a reference root, else a warning that it is passed through as text.
+fn unresolved_placeholder(text: &str, pointer: &str) -> LowerError {
+    let root = text.split('.').next().unwrap_or(text);
+    let roots = "`params.`, `steps.STEP.outputs.`, `inputs.`, `outputs.`, `item` and `workflow.`";
+    if REFERENCE_ROOTS.contains(&root) {
+        return LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder"),
+        )
+        .with_help(format!(
+            "placeholders are {roots} followed by a name, such as `$(steps.prep.outputs.data)`"
+        ));
+    }
+    match did_you_mean(root, REFERENCE_ROOTS.iter().copied()) {
+        Some(best) => LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder"),
+        )
+        .with_help(format!("did you mean `{best}`? Placeholders start with {roots}.")),
+        None => LowerError::new(
+            codes::UNKNOWN_PIPELINE_REFERENCE,
+            pointer,
+            format!("`$({text})` is not a pipeline placeholder; it is passed through as text"),
+        )
+        .with_help(format!(
+            "placeholders start with {roots}; if this is the shell's command substitution, it runs only when a shell runs the string"
+        ))
+        .warning(),
+    }
+}
+
+/// The fields of a step that describe its own container (see `Reader::step`).
+const CONTAINER_FIELDS: &[&str] = &[
+    "command",
+    "args",
+    "script",
+    "env",
+    "working_dir",
+    "cpu",
+    "memory",
+    "cpu_limit",
+    "memory_limit",
+    "gpu",
+    "node_selector",
+    "timeout",
+    "retries",
+];
+
+/// Whether a field was written (defaults of maps and lists are empty).
+fn is_written(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(l) => !l.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
 }
 
 /// Step, group and template names in output: `_` becomes `-`.
@@ -323,6 +479,22 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A top-level node that runs `step`, with no condition, loop or dependency yet.
+    pub(crate) fn of_step(step: &Step) -> Node {
+        Node {
+            name: step.name.clone(),
+            ptr: step.ptr.clone(),
+            step: Some(step.clone()),
+            when: None,
+            for_each: None,
+            parent: None,
+            children: Vec::new(),
+            after: Vec::new(),
+            deps: Vec::new(),
+            exit_task: false,
+        }
+    }
+
     pub(crate) fn is_group(&self) -> bool {
         self.step.is_none()
     }
@@ -387,12 +559,16 @@ pub(crate) struct Pipeline {
     pub dag: Dag,
     pub templates: Vec<Template>,
     pub on_exit: Option<Step>,
+    /// Warnings of the checks (a `$(...)` passed through as text); errors make `parse` fail.
+    pub warnings: Vec<LowerError>,
     pub outputs: Vec<Input>,
 }
 
 /// Reads values and collects errors.
 pub(crate) struct Reader {
     pub errs: Vec<LowerError>,
+    /// Whether the references being checked are the exit handler's (`workflow.status` is set).
+    pub in_exit: bool,
 }
 
 fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -521,7 +697,11 @@ impl Reader {
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_array).cloned());
         let from = str_of(v, "from").and_then(|s| self.reference(s, &ptr(pointer, "from")));
-        if items.is_none() == from.is_none() {
+        let given = ["items", "numbers", "records", "from"]
+            .iter()
+            .filter(|k| v.get(**k).is_some())
+            .count();
+        if given != 1 || items.is_none() == from.is_none() {
             self.errs.push(
                 LowerError::new(
                     codes::INVALID_STEP,
@@ -593,6 +773,24 @@ impl Reader {
                 many[0].1.clone()
             }
         };
+        // A template of another WorkflowTemplate brings its own container: fields of one here
+        // would be dropped.
+        if run == Run::TemplateRef {
+            for field in CONTAINER_FIELDS {
+                if v.get(*field).is_some_and(is_written) {
+                    self.errs.push(
+                        LowerError::new(
+                            codes::INVALID_STEP,
+                            ptr(pointer, field),
+                            format!(
+                                "step `{name}` calls a template of another WorkflowTemplate (`template_ref`), which brings its own container: `{field}` would be ignored"
+                            ),
+                        )
+                        .with_help("set it on the referenced template, or run the container in this pipeline"),
+                    );
+                }
+            }
+        }
         if run == Run::Script && v.get("image").is_none() {
             self.errs.push(LowerError::new(
                 codes::INVALID_STEP,
@@ -608,9 +806,21 @@ impl Reader {
             .iter()
             .map(|(k, ov)| {
                 let p = ptr(&ptr(pointer, "outputs"), k);
+                let ty = self.io_type(ov, "kind", &p).unwrap_or(IoType::String);
+                // A fixed S3 key is where an artifact is saved; a parameter is passed by value.
+                if ov.get("s3").is_some() && !ty.is_artifact() {
+                    self.errs.push(
+                        LowerError::new(
+                            codes::INVALID_STEP,
+                            ptr(&p, "s3"),
+                            format!("output `{k}` is a parameter, and only artifacts are saved to S3"),
+                        )
+                        .with_help("declare it as an artifact (`kind = \"Artifact\"`, or Dataset, Model, ...), or drop `s3`"),
+                    );
+                }
                 Output {
                     name: k.clone(),
-                    ty: self.io_type(ov, "kind", &p).unwrap_or(IoType::String),
+                    ty,
                     raw: ov.clone(),
                 }
             })
@@ -799,7 +1009,10 @@ fn after_of(v: &Value, pointer: &str) -> Vec<(String, String)> {
 impl Pipeline {
     /// Reads and checks a pipeline value. Errors are K041x diagnostics with JSON pointers.
     pub(crate) fn parse(name: &str, v: &Value) -> Result<Pipeline, Vec<LowerError>> {
-        let mut r = Reader { errs: Vec::new() };
+        let mut r = Reader {
+            errs: Vec::new(),
+            in_exit: false,
+        };
         let engine = match str_of(v, "engine") {
             Some("argo") => Engine::Argo,
             _ => Engine::Kfp,
@@ -852,11 +1065,36 @@ impl Pipeline {
                 .and_then(Value::as_object)
                 .is_some_and(|m| !m.is_empty());
             let tdag = has.then(|| r.dag(&tv, &p, engine));
+            // A template with steps has no container of its own to read outputs from, and kiln
+            // has no way to say which of its steps' outputs it would pass on.
+            if has && tv.get("outputs").is_some_and(is_written) {
+                r.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        ptr(&p, "outputs"),
+                        format!("template `{k}` runs steps, so it has no outputs of its own"),
+                    )
+                    .with_help("declare the outputs on the steps inside it, and read them there"),
+                );
+            }
             templates.push(Template { step, dag: tdag });
         }
         let on_exit = v.get("on_exit").map(|e| {
             let key = str_of(e, "name").unwrap_or("exit-handler");
-            r.step(key, e, "/on_exit", false)
+            let exit = r.step(key, e, "/on_exit", false);
+            // Nothing runs after the exit handler, so nothing reads its outputs; one that calls a
+            // template has that template's outputs anyway.
+            if matches!(exit.run, Run::Template(_) | Run::TemplateRef) && e.get("outputs").is_some_and(is_written) {
+                r.errs.push(
+                    LowerError::new(
+                        codes::INVALID_STEP,
+                        "/on_exit/outputs",
+                        "the exit handler calls a template, whose outputs are its own",
+                    )
+                    .with_help("declare the outputs on the template, or drop them: nothing runs after the exit handler"),
+                );
+            }
+            exit
         });
         // KFP: the exit handler wraps all top-level steps in a group and runs after it.
         if engine == Engine::Kfp
@@ -886,16 +1124,9 @@ impl Pipeline {
             });
             let e = dag.nodes.len();
             dag.nodes.push(Node {
-                name: exit.name.clone(),
-                ptr: "/on_exit".into(),
-                step: Some(exit.clone()),
-                when: None,
-                for_each: None,
-                parent: None,
-                children: Vec::new(),
-                after: Vec::new(),
                 deps: vec![g],
                 exit_task: true,
+                ..Node::of_step(exit)
             });
             dag.top = vec![g, e];
         }
@@ -912,9 +1143,14 @@ impl Pipeline {
             templates,
             on_exit,
             outputs,
+            warnings: Vec::new(),
         };
         p.resolve(&mut r);
-        if r.errs.is_empty() { Ok(p) } else { Err(r.errs) }
+        if r.errs.iter().any(LowerError::is_error) {
+            return Err(r.errs);
+        }
+        p.warnings = r.errs;
+        Ok(p)
     }
 
     pub(crate) fn template(&self, name: &str) -> Option<&Template> {
@@ -979,6 +1215,7 @@ impl Pipeline {
                 }
                 Some((item_type(lp), false))
             }
+            Ref::Global(g) => global(g).map(|_| (IoType::String, false)),
             Ref::Input { .. } | Ref::Own { .. } => None,
         }
     }
@@ -997,9 +1234,17 @@ impl Pipeline {
                 self.templates[ti].dag = Some(d);
             }
         }
-        if let Some(exit) = &self.on_exit {
+        // On KFP the exit handler is a task of the DAG, checked with it.
+        if let Some(exit) = self.on_exit.as_ref().filter(|_| self.engine == Engine::Argo) {
             let own_names: Vec<String> = exit.inputs.iter().map(|i| i.name.clone()).collect();
+            r.in_exit = true;
             self.check_placeholders(exit, &own_names, None, &Dag::default(), r);
+            for inp in &exit.inputs {
+                if let Some(rf @ Ref::Global(_)) = &inp.from {
+                    self.check_ref(&Dag::default(), None, rf, &ptr(&inp.ptr, "from"), None, r);
+                }
+            }
+            r.in_exit = false;
         }
         let dag = self.dag.clone();
         let mut outs = std::mem::take(&mut self.outputs);
@@ -1022,6 +1267,8 @@ impl Pipeline {
         let mut edges: Vec<(usize, usize)> = Vec::new(); // (consumer, producer) among siblings
         for i in 0..n {
             let node = dag.nodes[i].clone();
+            // KFP runs the exit handler as a task of the root DAG.
+            r.in_exit = node.exit_task;
             let mut refs: Vec<(Ref, String)> = Vec::new();
             if let Some(c) = &node.when {
                 refs.push((c.left.clone(), ptr(&c.ptr, "ref")));
@@ -1030,6 +1277,27 @@ impl Pipeline {
                 && let Some(f) = &l.from
             {
                 refs.push((f.clone(), ptr(&l.ptr, "from")));
+            }
+            // The checker resolved the names of steps and parameters; globals and loop items are
+            // the run's, checked here (a condition or loop source has no channel for a global on
+            // KFP, so it cannot be carried there).
+            for (rf, p) in &refs {
+                if matches!(rf, Ref::Global(_) | Ref::Item(_)) {
+                    self.check_ref(dag, Some(i), rf, p, None, r);
+                }
+                if let Ref::Global(g) = rf
+                    && self.engine == Engine::Kfp
+                    && global(g).is_some_and(|g| g.kfp.is_some())
+                {
+                    r.errs.push(
+                        LowerError::new(
+                            codes::UNSUPPORTED_ON_TARGET,
+                            p.clone(),
+                            format!("a KFP condition or loop cannot read `workflow.{g}`"),
+                        )
+                        .with_help("use `engine = \"argo\"`, or pass it to a step as an input and test that step's output"),
+                    );
+                }
             }
             if let Some(step) = &node.step {
                 let tmpl = match &step.run {
@@ -1193,6 +1461,7 @@ impl Pipeline {
                 }
             }
         }
+        r.in_exit = false;
         for (c, p) in edges {
             if !dag.nodes[c].deps.contains(&p) {
                 dag.nodes[c].deps.push(p);
@@ -1319,6 +1588,38 @@ impl Pipeline {
                 }
             }
             Ref::Own { .. } => {}
+            Ref::Global(name) => match global(name) {
+                None => {
+                    let names: Vec<String> = GLOBALS.iter().map(|g| format!("workflow.{}", g.name)).collect();
+                    r.errs
+                        .push(unknown(p, "run global", &format!("workflow.{name}"), &names));
+                }
+                Some(g) if g.exit_only && !r.in_exit => r.errs.push(
+                    LowerError::new(
+                        codes::UNKNOWN_PIPELINE_REFERENCE,
+                        p,
+                        format!("`workflow.{name}` is only set while the exit handler runs"),
+                    )
+                    .with_help("read it in the pipeline's `on_exit` step, which runs when the pipeline ends"),
+                ),
+                Some(g) if self.engine == Engine::Kfp && g.kfp.is_none() => r.errs.push(
+                    LowerError::new(
+                        codes::UNSUPPORTED_ON_TARGET,
+                        p,
+                        format!("`workflow.{name}` has no equivalent on the KFP engine"),
+                    )
+                    .with_help(format!(
+                        "use `engine = \"argo\"`, or one of the globals KFP has: {}",
+                        GLOBALS
+                            .iter()
+                            .filter(|g| g.kfp.is_some())
+                            .map(|g| format!("`workflow.{}`", g.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ),
+                Some(_) => {}
+            },
         }
     }
 
@@ -1364,6 +1665,9 @@ impl Pipeline {
             }
         }
         for (s, p) in strings {
+            for text in unresolved_placeholders(&s) {
+                r.errs.push(unresolved_placeholder(&text, &p));
+            }
             for seg in segments(&s) {
                 if let Seg::Ref(rf) = seg {
                     match &rf {
@@ -1407,6 +1711,7 @@ pub(crate) fn ref_text(r: &Ref) -> String {
         Ref::Input { name, attr: Some(a) } => format!("inputs.{name}.{a}"),
         Ref::Own { name, attr: None } => format!("outputs.{name}"),
         Ref::Own { name, attr: Some(a) } => format!("outputs.{name}.{a}"),
+        Ref::Global(g) => format!("workflow.{g}"),
     }
 }
 

@@ -5,15 +5,21 @@ use serde_json::{Value, json};
 use super::codes;
 use crate::lower::{LowerContext, LowerInput};
 
+/// The manifests, or every problem when one is an error (warnings alone keep the manifests).
 fn lower(name: &str, v: Value) -> Result<Vec<Value>, Vec<crate::lower::LowerError>> {
-    super::lower(
+    let (out, problems) = super::lower(
         &LowerInput {
             ty: "pipeline.Pipeline",
             name,
             value: &v,
         },
         &LowerContext::default(),
-    )
+    );
+    if problems.iter().any(crate::lower::LowerError::is_error) {
+        Err(problems)
+    } else {
+        Ok(out)
+    }
 }
 
 fn spec(name: &str, v: Value) -> Value {
