@@ -156,10 +156,20 @@ pub async fn reconcile(
         let s = status.apps.entry(app.name.clone()).or_default();
         s.reconciles += 1;
         s.objects_written += (applied + pruned) as u64;
-        s.applied = applied;
-        s.unchanged = summary.unchanged;
-        s.pruned = pruned;
-        s.message = message.clone();
+        // A run that wrote nothing at the commit already applied (a resync without drift)
+        // keeps the counts and message of the last run that did: the status annotation then
+        // stays as it is, so such a resync writes nothing at all (its time is in last_sync).
+        let no_op = !failed
+            && applied == 0
+            && pruned == 0
+            && s.condition == Condition::Ready
+            && s.last_applied_commit.as_deref() == Some(commit.as_str());
+        if !no_op {
+            s.applied = applied;
+            s.unchanged = summary.unchanged;
+            s.pruned = pruned;
+            s.message = message.clone();
+        }
         if failed {
             s.condition = Condition::Stalled;
             s.last_error = Some(message.clone());
