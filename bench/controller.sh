@@ -127,4 +127,5 @@ EOF
 
 # 4. Peak RSS of the controller process.
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctl_pid/status")
-echo "controller peak RSS: $((rss / 1024)) MiB (target < 64 MiB), managing $objects objects"
+now=$(awk '/VmRSS/ {print $2}' "/proc/$ctl_pid/status")
+echo "controller RSS: peak $((rss / 1024)) MiB, now $((now / 1024)) MiB (target < 64 MiB), managing $objects objects"
