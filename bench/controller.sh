@@ -111,7 +111,16 @@ print(f"webhook ({code}) to app-017 applied: {float(latency) * 1000:.0f} ms (tar
       f"objects written {sum(written.values())} (app-017: {written['app-017']})")
 EOF
 
-# 3. Resyncs without drift: two passes of the 20 s resync.
+# 3. Resyncs without drift: two passes of the 20 s resync, counted once every app stands at the
+#    new head and one pass has put that on each app's parent (moving an untouched app's
+#    last-applied-commit to the new head is one status write per app, at its next reconcile).
+t=$(wait_status "all(a.get('last_applied_commit') == '$head' for a in s['apps'].values())" 300)
+settled=$(status | field "s['writes']")
+echo "every app at the new head after ${t} s more; writes so far: $settled"
+# One pass first: it writes each untouched app's annotation once (its new last-applied-commit).
+r0=$(status | field "sum(a['reconciles'] for a in s['apps'].values())")
+wait_status "sum(a['reconciles'] for a in s['apps'].values()) >= $r0 + $apps" 120 >/dev/null
+sleep 2
 before=$(status)
 reconciles_before=$(echo "$before" | field "sum(a['reconciles'] for a in s['apps'].values())")
 wait_status "sum(a['reconciles'] for a in s['apps'].values()) >= $reconciles_before + 2 * $apps" 120 >/dev/null
