@@ -130,6 +130,14 @@ pub struct WriteCounts {
     pub events: u64,
 }
 
+/// The key of an app's parent in the cache of what was last written to it.
+fn parent_key(s: &AppStatus) -> String {
+    let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
+        .object_id()
+        .name;
+    format!("{}/{name}", s.applyset_namespace)
+}
+
 /// RFC 3339 now.
 pub fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
@@ -171,10 +179,6 @@ impl Publisher {
     /// changed since it was last put there (`last-sync` alone does not count: /status and the
     /// metric have every sync). Returns whether the parent holds it.
     pub async fn annotate(&self, s: &AppStatus) -> bool {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
-        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
-            .object_id()
-            .name;
         let a = |k: &str| format!("{PREFIX}{k}");
         let patch = json!({"metadata": {"annotations": {
             a("app"): s.name,
@@ -188,7 +192,7 @@ impl Publisher {
             a("last-error"): s.last_error,
             a("last-sync"): s.last_sync,
         }}});
-        let key = format!("{}/{name}", s.applyset_namespace);
+        let key = parent_key(s);
         let mut compared = patch.clone();
         if let Some(a) = compared["metadata"]["annotations"].as_object_mut() {
             a.remove(&format!("{PREFIX}last-sync"));
@@ -196,14 +200,26 @@ impl Publisher {
         if self.lock().get(&key) == Some(&compared) {
             return true;
         }
+        let ok = self.patch_parent(s, &patch).await;
+        if ok {
+            self.lock().insert(key, compared);
+        }
+        ok
+    }
+
+    /// Merge-patches the app's ApplySet parent as the status manager; counts the write.
+    async fn patch_parent(&self, s: &AppStatus, patch: &serde_json::Value) -> bool {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
+        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
+            .object_id()
+            .name;
         let pp = PatchParams {
             field_manager: Some(STATUS_MANAGER.into()),
             ..PatchParams::default()
         };
-        let ok = api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok();
+        let ok = api.patch(&name, &pp, &Patch::Merge(patch)).await.is_ok();
         if ok {
             self.annotations.fetch_add(1, Ordering::Relaxed);
-            self.lock().insert(key, compared);
         }
         ok
     }
@@ -215,24 +231,14 @@ impl Publisher {
     /// Marks a removed app's parent as no longer followed (after its objects were pruned), so a
     /// restarted controller does not take it for an app to remove again.
     pub async fn disown(&self, s: &AppStatus, message: &str) {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &s.applyset_namespace);
-        let name = ApplySetRef::new(&s.applyset, &s.applyset_namespace)
-            .object_id()
-            .name;
         let a = |k: &str| format!("{PREFIX}{k}");
         let patch = json!({"metadata": {"annotations": {
             a("followed"): null,
             a("condition"): "Removed",
             a("message"): message,
         }}});
-        let pp = PatchParams {
-            field_manager: Some(STATUS_MANAGER.into()),
-            ..PatchParams::default()
-        };
-        if api.patch(&name, &pp, &Patch::Merge(&patch)).await.is_ok() {
-            self.annotations.fetch_add(1, Ordering::Relaxed);
-        }
-        self.lock().remove(&format!("{}/{name}", s.applyset_namespace));
+        self.patch_parent(s, &patch).await;
+        self.lock().remove(&parent_key(s));
     }
 
     /// Apps this controller (the same repository and branch) put its status on, by the

@@ -195,12 +195,6 @@ impl<'r> Snapshot<'r> {
     pub fn project_file(&self) -> Option<crate::project::ProjectFile> {
         crate::project::load(&self.tree, MAX_FILE_BYTES)
     }
-
-    /// The text of a repository file that is not a spec (`kiln.toml`), under the same rules.
-    pub fn read(&self, path: &str) -> Result<String, LoadError> {
-        let path = ProjectPath::parse(path)?;
-        Ok(confined::read_text(&self.tree, &path, MAX_FILE_BYTES)?)
-    }
 }
 
 impl SourceLoader for Snapshot<'_> {
