@@ -190,21 +190,16 @@ async fn on_a_terminal_the_health_wait_is_a_live_view_of_each_object() {
     };
     let dir = scratch(&format!("wait-tty-{ns}"));
     std::fs::write(dir.join("main.kiln"), project(&ns, "on", true, "1")).expect("write main.kiln");
-    let command = format!(
-        "{} apply {} --kubeconfig {} --applyset-namespace {ns} --wait --timeout 4s",
-        env!("CARGO_BIN_EXE_kiln"),
-        dir.display(),
-        tc.kubeconfig().display()
+    let (code, screen) = common::kiln_on_a_terminal(
+        &dir,
+        &format!(
+            "apply {} --kubeconfig {} --applyset-namespace {ns} --wait --timeout 4s",
+            dir.display(),
+            tc.kubeconfig().display()
+        ),
+        &[("COLUMNS", "160")],
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(&dir)
-        .env("COLUMNS", "160")
-        .output()
-        .expect("util-linux `script` runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{screen}");
-    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("\x1b["), "redrawn in place: {screen:?}");
     assert!(
         screen.contains(&format!("Notebook/{ns}/dev")) && screen.contains("progressing"),

@@ -194,20 +194,16 @@ async fn on_a_terminal_the_wait_is_a_live_view() {
         return;
     };
     let (dir, ns) = team_copy("tty");
-    let command = format!(
-        "{} apply {} --kubeconfig {} --applyset {ns} --namespace-timeout 3s",
-        env!("CARGO_BIN_EXE_kiln"),
-        dir.display(),
-        tc.kubeconfig().display()
+    let (code, screen) = common::kiln_on_a_terminal(
+        &dir,
+        &format!(
+            "apply {} --kubeconfig {} --applyset {ns} --namespace-timeout 3s",
+            dir.display(),
+            tc.kubeconfig().display()
+        ),
+        &[],
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(&dir)
-        .output()
-        .expect("util-linux `script` runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{screen}");
-    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("\x1b["), "redrawn in place: {screen:?}");
     assert!(
         screen.contains(&format!("Namespace/{ns}"))

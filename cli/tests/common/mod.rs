@@ -36,6 +36,21 @@ pub fn kiln_logged(dir: &Path, args: &[&str], extra: &[&str]) -> Output {
     out
 }
 
+/// Runs `kiln <args>` in `dir` on a pseudo-terminal (util-linux `script`), as a person at a
+/// terminal would; returns the exit code and everything the terminal showed (logged).
+pub fn kiln_on_a_terminal(dir: &Path, args: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_kiln"));
+    let mut script = Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]).current_dir(dir);
+    for (name, value) in vars {
+        script.env(name, value);
+    }
+    let out = script.output().expect("util-linux `script` runs");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{screen}");
+    (out.status.code(), screen)
+}
+
 /// Runs `kiln` in `dir` with extra environment variables (e.g. `KUBECONFIG`); an empty value
 /// removes the variable.
 pub fn kiln_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
