@@ -754,6 +754,98 @@ fn kinds(stdlib: &Stdlib) -> BTreeMap<String, Ty> {
     out
 }
 
+/// The file `objects` as written, then once per value of each top-level enum field of object `at`
+/// that always has a value (the target selectors: `framework`, `engine`, `policy`, `mode`), each
+/// named by what it changed; variants that no longer lower cleanly are left out.
+fn targets(objects: &[Object], at: usize, fields: &[Field]) -> Vec<(String, Vec<Object>)> {
+    let mut out = vec![("as written".to_string(), objects.to_vec())];
+    for f in fields.iter().filter(|f| !f.optional) {
+        let Ty::Enum(values) = &f.ty else { continue };
+        for v in values {
+            if objects[at].value.get(&f.name) == Some(v) {
+                continue;
+            }
+            let mut objs = objects.to_vec();
+            set(
+                &mut objs[at].value,
+                std::slice::from_ref(&f.name),
+                Some(v.clone()),
+            );
+            if !has_errors(&outcome(&objs)) {
+                out.push((format!("{} = {v}", f.name), objs));
+            }
+        }
+    }
+    out
+}
+
+/// The `apiVersion` and `kind` of every manifest in a lowering outcome.
+fn emitted_kinds(outcome: &Outcome) -> BTreeSet<(String, String)> {
+    outcome
+        .iter()
+        .flat_map(|(manifests, _)| manifests)
+        .map(|m| {
+            let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (field("apiVersion"), field("kind"))
+        })
+        .collect()
+}
+
+/// `examples/kinds` shows every kind kiln can emit (issue 14): each manifest kind that any
+/// example context yields under any target selector (a `TrainingJob` with every `framework`, a
+/// pipeline with every `engine`, ...) is also emitted by some file of `examples/kinds` as
+/// written, so the golden test builds and schema-validates it. A new target or lowering that
+/// emits a kind without an example there fails here.
+#[test]
+fn every_emittable_kind_has_an_example_in_examples_kinds() {
+    let stdlib = Stdlib::load();
+    let kinds = kinds(&stdlib);
+    let contexts = contexts();
+    let in_examples: BTreeSet<(String, String)> = contexts
+        .iter()
+        .filter(|(path, _)| path.starts_with(root().join("examples/kinds")))
+        .flat_map(|(_, objects)| emitted_kinds(&outcome(objects)))
+        .collect();
+    // Where each emittable kind was first seen, to say how to reach it.
+    let mut emittable: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (path, objects) in &contexts {
+        for (at, object) in objects.iter().enumerate() {
+            let kind = object.ty.rsplit('.').next().unwrap();
+            let Some(Ty::Record(fields)) = kinds.get(kind) else {
+                continue;
+            };
+            for (target, objs) in targets(objects, at, fields) {
+                for k in emitted_kinds(&outcome(&objs)) {
+                    emittable.entry(k).or_insert_with(|| {
+                        let file = path.strip_prefix(root()).unwrap_or(path).display();
+                        format!("{file}: {kind} {:?} with {target}", object.name)
+                    });
+                }
+            }
+        }
+    }
+    let missing: Vec<String> = emittable
+        .iter()
+        .filter(|(k, _)| !in_examples.contains(*k))
+        .map(|((api, kind), how)| format!("{api} {kind} (emitted by {how})"))
+        .collect();
+    eprintln!(
+        "emittable kinds: {}; in examples/kinds: {}",
+        emittable.len(),
+        in_examples.len()
+    );
+    assert!(
+        emittable.len() > 15,
+        "too few emittable kinds found ({}): are the example contexts loading?",
+        emittable.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "kinds kiln can emit with no example in examples/kinds (add one, and its golden file):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
 #[test]
 fn every_field_of_every_lowered_kind_reaches_the_output_or_a_diagnostic() {
     let stdlib = Stdlib::load();
@@ -773,28 +865,7 @@ fn every_field_of_every_lowered_kind_reaches_the_output_or_a_diagnostic() {
                 continue;
             };
             covered_kinds.insert(kind.clone());
-            // The object as written, then each value of each top-level enum field that always
-            // has a value (the target selectors: `framework`, `engine`, `policy`, `mode`).
-            let mut targets = vec![("as written".to_string(), objects.to_vec())];
-            for f in fields.iter().filter(|f| !f.optional) {
-                if let Ty::Enum(values) = &f.ty {
-                    for v in values {
-                        if object.value.get(&f.name) == Some(v) {
-                            continue;
-                        }
-                        let mut objs = objects.to_vec();
-                        set(
-                            &mut objs[at].value,
-                            std::slice::from_ref(&f.name),
-                            Some(v.clone()),
-                        );
-                        if !has_errors(&outcome(&objs)) {
-                            targets.push((format!("{} = {v}", f.name), objs));
-                        }
-                    }
-                }
-            }
-            for (target, objs) in targets {
+            for (target, objs) in targets(objects, at, fields) {
                 let mut walk = Walk {
                     objects: objs,
                     at,
