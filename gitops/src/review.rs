@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use kiln_compiler::manifest::validate::SchemaSet;
+use kiln_compiler::manifest::{CONTENT_HASH, SOURCE};
 use kiln_reconciler::ObjectId;
 use kiln_reconciler::diff::{changed_only, mask, secret_pointers, sorted};
 use kiln_reconciler::runs::id_is_run_like;
@@ -42,7 +43,7 @@ use crate::tree::Snapshot;
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// Annotations that trace an object to its source; they never make an object "changed".
-const NOISE: &[&str] = &["kiln.dev/source", "kiln.dev/content-hash"];
+const NOISE: &[&str] = &[SOURCE, CONTENT_HASH];
 /// Label the compiler gives run-like objects: the name they were declared with.
 const RUN_OF: &str = "kiln.dev/run-of";
 
@@ -599,65 +600,117 @@ fn key(id: &ObjectId) -> Key {
     )
 }
 
+/// One side's object as [`compare`] reads it: borrowed, with its stamped content hash.
+struct Side<'a> {
+    id: ObjectId,
+    value: &'a Value,
+    /// `kiln.dev/content-hash`, which covers exactly what [`denoise`] keeps.
+    hash: Option<&'a str>,
+    /// The `run-of` label of a run-like object (what a new run of it shares with the old).
+    run_of: Option<&'a str>,
+}
+
+/// The objects of one side by identity (objects without one are not compared).
+fn sides(side: &[Value]) -> BTreeMap<Key, Side<'_>> {
+    let run_of_pointer = format!("/metadata/labels/{}", RUN_OF.replace('/', "~1"));
+    side.iter()
+        .filter_map(|v| {
+            let id = ObjectId::from_value(v).ok()?;
+            let hash = v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(CONTENT_HASH))
+                .and_then(Value::as_str);
+            let run_of = v.pointer(&run_of_pointer).and_then(Value::as_str);
+            Some((
+                key(&id),
+                Side {
+                    value: v,
+                    hash,
+                    run_of,
+                    id,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// The per-object differences of one app, in a stable order (removed after the rest).
+///
+/// Objects whose content hashes are equal are unchanged without a deep comparison: the hash
+/// covers the object minus the noise annotations, so it is equal exactly when the denoised
+/// objects are (a shared-module commit replans every object and changes few). Only objects
+/// that differ are copied and denoised.
 pub fn compare(before: &[Value], after: &[Value]) -> Vec<ObjectChange> {
-    let index = |side: &[Value]| -> BTreeMap<Key, (ObjectId, Value)> {
-        side.iter()
-            .filter_map(|v| {
-                ObjectId::from_value(v)
-                    .ok()
-                    .map(|id| (key(&id), (id, denoise(v))))
-            })
-            .collect()
-    };
-    let b = index(before);
-    let a = index(after);
+    let b = sides(before);
+    let a = sides(after);
+    // The base's runs that left the head, by (group, kind, namespace, run-of): where a head run
+    // with a new name finds the run it replaces.
+    let mut old_runs: BTreeMap<(&str, &str, &str, &str), &Key> = BTreeMap::new();
+    for (bk, old) in &b {
+        if let Some(r) = old.run_of
+            && id_is_run_like(&old.id)
+            && !a.contains_key(bk)
+        {
+            old_runs.entry((&bk.0, &bk.1, &bk.2, r)).or_insert(bk);
+        }
+    }
     let mut out = Vec::new();
-    let mut replaced: BTreeSet<Key> = BTreeSet::new();
-    for (k, (id, new)) in &a {
+    let mut replaced: BTreeSet<&Key> = BTreeSet::new();
+    for (k, new) in &a {
         match b.get(k) {
-            Some((_, old)) if old == new => {}
-            Some((_, old)) => out.push(change(ChangeKind::Changed, id, old, new, None)),
+            Some(old) if old.hash.is_some() && old.hash == new.hash => {}
+            Some(old) => {
+                let (old_v, new_v) = (denoise(old.value), denoise(new.value));
+                if old_v != new_v {
+                    out.push(change(ChangeKind::Changed, &new.id, &old_v, &new_v, None));
+                }
+            }
             None => {
                 // A run whose spec changed: same kind, namespace and `run-of`, another name.
-                let run_of = new.pointer(&format!("/metadata/labels/{}", RUN_OF.replace('/', "~1")));
-                let old_run = run_of.and_then(|r| {
-                    b.iter().find(|(bk, (bid, bv))| {
-                        id_is_run_like(bid)
-                            && !a.contains_key(*bk)
-                            && bk.0 == k.0
-                            && bk.1 == k.1
-                            && bk.2 == k.2
-                            && bv.pointer(&format!("/metadata/labels/{}", RUN_OF.replace('/', "~1")))
-                                == Some(r)
-                    })
-                });
+                let old_run = new
+                    .run_of
+                    .filter(|_| id_is_run_like(&new.id))
+                    .and_then(|r| old_runs.get(&(&k.0, &k.1, &k.2, r)))
+                    .filter(|bk| !replaced.contains(**bk));
                 match old_run {
-                    Some((bk, (bid, bv))) if id_is_run_like(id) => {
-                        replaced.insert(bk.clone());
-                        let mut old = bv.clone();
-                        let mut new_v = new.clone();
-                        for v in [&mut old, &mut new_v] {
+                    Some(bk) => {
+                        replaced.insert(*bk);
+                        let old = &b[*bk];
+                        let mut old_v = denoise(old.value);
+                        let mut new_v = denoise(new.value);
+                        for v in [&mut old_v, &mut new_v] {
                             if let Some(meta) = v.pointer_mut("/metadata").and_then(Value::as_object_mut) {
                                 meta.remove("name");
                             }
                         }
                         out.push(change(
                             ChangeKind::NewRun,
-                            id,
-                            &old,
+                            &new.id,
+                            &old_v,
                             &new_v,
-                            Some(bid.name.clone()),
+                            Some(old.id.name.clone()),
                         ));
                     }
-                    _ => out.push(change(ChangeKind::Added, id, &Value::Null, new, None)),
+                    None => out.push(change(
+                        ChangeKind::Added,
+                        &new.id,
+                        &Value::Null,
+                        &denoise(new.value),
+                        None,
+                    )),
                 }
             }
         }
     }
-    for (k, (id, old)) in &b {
+    for (k, old) in &b {
         if !a.contains_key(k) && !replaced.contains(k) {
-            out.push(change(ChangeKind::Removed, id, old, &Value::Null, None));
+            out.push(change(
+                ChangeKind::Removed,
+                &old.id,
+                &denoise(old.value),
+                &Value::Null,
+                None,
+            ));
         }
     }
     out.sort_by(|x, y| {
@@ -819,4 +872,65 @@ pub fn default_cache_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
         .join("kiln")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(name: &str, run_of: &str, image: &str, source: &str) -> Value {
+        let v = json!({
+            "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+            "metadata": {"name": name, "namespace": "team", "labels": {RUN_OF: run_of},
+                         "annotations": {SOURCE: source}},
+            "spec": {"image": image},
+        });
+        let mut m = kiln_compiler::manifest::Manifest::new(v).unwrap();
+        kiln_compiler::manifest::stamp(&mut m);
+        m.value().clone()
+    }
+
+    #[test]
+    fn a_moved_declaration_is_unchanged_and_each_new_run_replaces_its_own_run() {
+        let before = vec![
+            job("a-1111", "a", "img:1", "a.kiln"),
+            job("b-2222", "b", "img:1", "b.kiln"),
+            job("c-3333", "c", "img:1", "c.kiln"),
+        ];
+        // `a` moved to another file (same content); `b` and `c` changed, so both are new runs.
+        let after = vec![
+            job("a-1111", "a", "img:1", "moved.kiln"),
+            job("b-4444", "b", "img:2", "b.kiln"),
+            job("c-5555", "c", "img:3", "c.kiln"),
+        ];
+        let changes = compare(&before, &after);
+        let summary: Vec<(ChangeKind, &str, Option<&str>)> = changes
+            .iter()
+            .map(|c| (c.change, c.name.as_str(), c.replaces.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (ChangeKind::NewRun, "b-4444", Some("b-2222")),
+                (ChangeKind::NewRun, "c-5555", Some("c-3333")),
+            ]
+        );
+        assert_eq!(changes[0].fields.len(), 1, "{:?}", changes[0].fields);
+        assert_eq!(changes[0].fields[0].path, "/spec/image");
+    }
+
+    #[test]
+    fn an_edit_under_an_unchanged_hash_is_still_compared_when_a_side_has_no_hash() {
+        let stamped = job("cfg", "x", "img:1", "a.kiln");
+        let mut unstamped = stamped.clone();
+        unstamped["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove(CONTENT_HASH);
+        unstamped["spec"]["image"] = json!("img:9");
+        let changes = compare(&[stamped], &[unstamped]);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].change, ChangeKind::Changed);
+    }
 }
